@@ -1,0 +1,33 @@
+"""The `scep-lab` command line."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from . import __version__
+from .bench import bench_app
+
+app = typer.Typer(
+    help="intune-scep-lab: a local emulator of the Microsoft Intune SCEP certificate flow.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+app.add_typer(bench_app, name="bench")
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"scep-lab {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Print the version."),
+    ] = False,
+) -> None:
+    """intune-scep-lab: a local emulator of the Microsoft Intune SCEP certificate flow."""

@@ -1,0 +1,1 @@
+"""Pydantic wire models shared between parties (filled as the parties are built)."""

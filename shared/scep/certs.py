@@ -1,0 +1,79 @@
+"""Degenerate certs-only PKCS#7 (GetCACert, CertRep payloads) and GetCACaps text."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from asn1crypto import cms, crl
+from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from . import signed
+from .errors import DecodeError
+from .types import Capability, Digest
+
+CA_RA_CERT = "application/x-x509-ca-ra-cert"
+CA_CERT = "application/x-x509-ca-cert"
+NEXT_CA_CERT = "application/x-x509-next-ca-cert"
+PKI_MESSAGE = "application/x-pki-message"
+
+
+def build_certs_only(certificates: Sequence[x509.Certificate], crls: Sequence[bytes] = ()) -> bytes:
+    """ContentInfo(SignedData) with no signers and no content: only certificates and CRLs."""
+    data = cms.SignedData(
+        {
+            "version": "v1",
+            "digest_algorithms": [],
+            "encap_content_info": {"content_type": "data"},
+            "signer_infos": [],
+        }
+    )
+    if certificates:
+        data["certificates"] = signed.ordered_certificate_set(certificates)
+    if crls:
+        data["crls"] = [crl.CertificateList.load(c) for c in crls]
+    return bytes(cms.ContentInfo({"content_type": "signed_data", "content": data}).dump())
+
+
+def parse_certs_only(der: bytes) -> tuple[tuple[x509.Certificate, ...], tuple[bytes, ...]]:
+    """Certificates (in order) and CRLs (DER) of a degenerate SignedData."""
+    data = signed.load_signed_data(der)
+    try:
+        certs = tuple(
+            signed.from_asn1_cert(c.chosen)
+            for c in (data["certificates"] or [])
+            if c.name == "certificate"
+        )
+        crls = tuple(bytes(c.chosen.dump()) for c in (data["crls"] or []))
+    except (ValueError, TypeError, KeyError, AttributeError) as exc:
+        raise DecodeError(f"malformed certs-only SignedData: {exc}") from exc
+    return certs, crls
+
+
+def build_next_ca_cert(
+    rollover: Sequence[x509.Certificate],
+    *,
+    ca_cert: x509.Certificate,
+    ca_key: rsa.RSAPrivateKey,
+    digest: Digest = Digest.SHA256,
+) -> bytes:
+    """GetNextCACert: a SignedData by the current CA over a degenerate one with the new certs."""
+    return signed.sign(
+        build_certs_only(rollover),
+        (),
+        signer=ca_cert,
+        key=ca_key,
+        digest=digest,
+        certificates=[ca_cert],
+    )
+
+
+def build_caps(capabilities: Iterable[Capability | str]) -> str:
+    """GetCACaps body: one keyword a line, CRLF separated, in the exact case given."""
+    return "".join(f"{c}\r\n" for c in capabilities)
+
+
+def parse_caps(text: str) -> frozenset[Capability]:
+    """Keywords from a GetCACaps body: case-insensitive, any separator, unknown words ignored."""
+    by_fold = {c.value.casefold(): c for c in Capability}
+    return frozenset(by_fold[w.casefold()] for w in text.split() if w.casefold() in by_fold)

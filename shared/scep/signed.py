@@ -1,0 +1,271 @@
+"""CMS SignedData with signed attributes: sign and verify (RFC 5652 §5), the way SCEP uses it.
+
+Pure: DER in, values out. RSA signers only (SCEP's key transport needs RSA anyway); the
+signature algorithm may be written as `rsaEncryption` or `shaXWithRSAEncryption`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+from asn1crypto import algos, cms, core
+from asn1crypto import x509 as asn1_x509
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature
+from cryptography.exceptions import UnsupportedAlgorithm as CryptographyUnsupported
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
+
+from . import asn1
+from .errors import DecodeError, SignatureError, UnsupportedAlgorithm
+from .types import Digest
+
+SignatureStyle = Literal["rsa", "sha_rsa"]
+SignerId = Literal["issuer_and_serial", "subject_key_identifier"]
+
+_HASHES: dict[Digest, type[hashes.HashAlgorithm]] = {
+    Digest.SHA1: hashes.SHA1,
+    Digest.SHA256: hashes.SHA256,
+    Digest.SHA512: hashes.SHA512,
+}
+_SIGNATURE_NAMES = {
+    "rsassa_pkcs1v15",
+    "sha1_rsa",
+    "sha256_rsa",
+    "sha512_rsa",
+    "sha224_rsa",
+    "sha384_rsa",
+}
+
+
+def hash_of(digest: Digest) -> hashes.HashAlgorithm:
+    return _HASHES[digest]()
+
+
+def digest_bytes(digest: Digest, data: bytes) -> bytes:
+    h = hashes.Hash(hash_of(digest))
+    h.update(data)
+    return h.finalize()
+
+
+def to_asn1_cert(cert: x509.Certificate) -> asn1_x509.Certificate:
+    return asn1_x509.Certificate.load(cert.public_bytes(serialization.Encoding.DER))
+
+
+def from_asn1_cert(cert: asn1_x509.Certificate) -> x509.Certificate:
+    try:
+        return x509.load_der_x509_certificate(cert.dump())
+    except (ValueError, x509.InvalidVersion) as exc:
+        raise DecodeError(f"certificate in SignedData does not parse: {exc}") from exc
+
+
+@dataclass(frozen=True)
+class VerifiedSignedData:
+    """A SignedData whose single signer verified; attributes keyed by asn1crypto name."""
+
+    content: bytes | None
+    content_type: str
+    signer: x509.Certificate
+    digest: Digest
+    attributes: dict[str, cms.CMSAttribute]
+    certificates: tuple[x509.Certificate, ...]
+
+
+def sign(
+    content: bytes | None,
+    attributes: Iterable[tuple[str, core.Asn1Value]],
+    *,
+    signer: x509.Certificate,
+    key: rsa.RSAPrivateKey,
+    digest: Digest,
+    certificates: Sequence[x509.Certificate] = (),
+    signature_style: SignatureStyle = "sha_rsa",
+    signer_id: SignerId = "issuer_and_serial",
+    content_type: str = "data",
+) -> bytes:
+    """Build ContentInfo(SignedData) over `content` with contentType, messageDigest and extras.
+
+    `content=None` leaves eContent out (RFC 8894's FAILURE and PENDING); the digest is then
+    that of the empty string.
+    """
+    asn1.register()
+    attrs = [
+        cms.CMSAttribute({"type": "content_type", "values": [content_type]}),
+        cms.CMSAttribute(
+            {"type": "message_digest", "values": [digest_bytes(digest, content or b"")]}
+        ),
+    ]
+    attrs += [cms.CMSAttribute({"type": name, "values": [value]}) for name, value in attributes]
+    signed_attrs = cms.CMSAttributes(attrs)
+    to_sign = signed_attrs.dump()  # the SET OF form (tag 0x31), DER-sorted by asn1crypto
+    signature = key.sign(to_sign, padding.PKCS1v15(), hash_of(digest))
+
+    a_signer = to_asn1_cert(signer)
+    if signer_id == "subject_key_identifier":
+        ski = a_signer.key_identifier
+        if ski is None:
+            raise ValueError("signer certificate has no subjectKeyIdentifier")
+        sid = cms.SignerIdentifier({"subject_key_identifier": ski})
+        version = "v3"
+    else:
+        sid = cms.SignerIdentifier(
+            {
+                "issuer_and_serial_number": {
+                    "issuer": a_signer.issuer,
+                    "serial_number": a_signer.serial_number,
+                }
+            }
+        )
+        version = "v1"
+    sig_alg = "rsassa_pkcs1v15" if signature_style == "rsa" else f"{digest.value}_rsa"
+    signer_info = cms.SignerInfo(
+        {
+            "version": version,
+            "sid": sid,
+            "digest_algorithm": {"algorithm": digest.value},
+            "signed_attrs": signed_attrs,
+            "signature_algorithm": {"algorithm": sig_alg},
+            "signature": signature,
+        }
+    )
+    signed_data = cms.SignedData(
+        {
+            "version": "v3" if version == "v3" else "v1",
+            "digest_algorithms": [{"algorithm": digest.value}],
+            "encap_content_info": (
+                {"content_type": content_type, "content": content}
+                if content is not None
+                else {"content_type": content_type}
+            ),
+            "signer_infos": [signer_info],
+        }
+    )
+    if certificates:
+        signed_data["certificates"] = ordered_certificate_set(certificates)
+    return bytes(cms.ContentInfo({"content_type": "signed_data", "content": signed_data}).dump())
+
+
+def der_length(n: int) -> bytes:
+    if n < 0x80:
+        return bytes([n])
+    body = n.to_bytes((n.bit_length() + 7) // 8, "big")
+    return bytes([0x80 | len(body)]) + body
+
+
+def ordered_certificate_set(certificates: Sequence[x509.Certificate]) -> cms.CertificateSet:
+    """A CertificateSet that keeps the given order.
+
+    DER would sort a SET OF, but SCEP clients read order into it: the issued certificate must come
+    first in a CertRep, and GetCACert lists RA signing, RA encryption, then the CA chain. Like
+    OpenSSL and every SCEP server, we keep insertion order.
+    """
+    body = b"".join(c.public_bytes(serialization.Encoding.DER) for c in certificates)
+    return cms.CertificateSet.load(b"\x31" + der_length(len(body)) + body)
+
+
+def load_signed_data(der: bytes) -> cms.SignedData:
+    """ContentInfo → SignedData, with every decoding problem as DecodeError."""
+    asn1.register()
+    try:
+        info = cms.ContentInfo.load(der, strict=True)
+        if info["content_type"].native != "signed_data":
+            raise DecodeError(f"expected signedData, got {info['content_type'].native}")
+        signed = info["content"]
+        signed["signer_infos"]  # parse the outer structure now
+    except DecodeError:
+        raise
+    except (ValueError, TypeError, KeyError) as exc:
+        raise DecodeError(f"not a DER CMS SignedData: {exc}") from exc
+    return signed
+
+
+def _find_signer(
+    sid: cms.SignerIdentifier, candidates: Sequence[x509.Certificate]
+) -> x509.Certificate | None:
+    for cert in candidates:
+        a = to_asn1_cert(cert)
+        if sid.name == "issuer_and_serial_number":
+            ias = sid.chosen
+            if a.issuer == ias["issuer"] and a.serial_number == ias["serial_number"].native:
+                return cert
+        elif a.key_identifier == sid.chosen.native:
+            return cert
+    return None
+
+
+def verify(der: bytes, *, extra_certs: Sequence[x509.Certificate] = ()) -> VerifiedSignedData:
+    """Parse ContentInfo(SignedData) with exactly one signer and verify its signature.
+
+    The signer is looked up in SignedData.certificates, then in `extra_certs` (a CertRep from NDES
+    carries no certificates: the client knows the RA certificates from GetCACert).
+    """
+    signed = load_signed_data(der)
+    try:
+        return _verify(signed, extra_certs)
+    except (ValueError, TypeError, KeyError, IndexError, AttributeError) as exc:
+        raise DecodeError(f"malformed SignedData: {exc}") from exc
+
+
+def _verify(signed: cms.SignedData, extra_certs: Sequence[x509.Certificate]) -> VerifiedSignedData:
+    certs = tuple(
+        from_asn1_cert(c.chosen) for c in (signed["certificates"] or []) if c.name == "certificate"
+    )
+    infos = list(signed["signer_infos"])
+    if len(infos) != 1:
+        raise DecodeError(f"expected one SignerInfo, found {len(infos)}")
+    info = infos[0]
+    encap = signed["encap_content_info"]
+    content_type = encap["content_type"].native
+    content: bytes | None = None
+    if encap["content"]:
+        content = encap["content"].contents if content_type != "data" else encap["content"].native
+    digest_name = info["digest_algorithm"]["algorithm"].native
+    sig_name = info["signature_algorithm"]["algorithm"].native
+    try:
+        digest = Digest(digest_name)
+    except ValueError as exc:
+        raise UnsupportedAlgorithm(f"digest algorithm {digest_name} is not supported") from exc
+    if sig_name not in _SIGNATURE_NAMES:
+        raise UnsupportedAlgorithm(f"signature algorithm {sig_name} is not supported")
+    signed_attrs = info["signed_attrs"]
+    if not signed_attrs:
+        raise DecodeError("SignerInfo has no signed attributes")
+
+    signer = _find_signer(info["sid"], (*certs, *extra_certs))
+    if signer is None:
+        raise SignatureError("the signer's certificate is not in SignedData nor among known ones")
+    try:
+        public_key = signer.public_key()
+    except CryptographyUnsupported as exc:
+        raise UnsupportedAlgorithm(f"the signer's key type is not supported: {exc}") from exc
+    if not isinstance(public_key, rsa.RSAPublicKey):
+        raise UnsupportedAlgorithm("only RSA signers are supported")
+    to_check = b"\x31" + signed_attrs.dump()[1:]
+    try:
+        public_key.verify(info["signature"].native, to_check, padding.PKCS1v15(), hash_of(digest))
+    except InvalidSignature as exc:
+        raise SignatureError("the SignerInfo signature does not verify") from exc
+
+    attributes = {attr["type"].native: attr for attr in signed_attrs}
+    ct = attributes.get("content_type")
+    md = attributes.get("message_digest")
+    if ct is None or md is None:
+        raise DecodeError("signed attributes lack contentType or messageDigest")
+    if ct["values"][0].native != content_type:
+        raise SignatureError("contentType attribute does not match the encapsulated content")
+    if md["values"][0].native != digest_bytes(digest, content or b""):
+        raise SignatureError("messageDigest attribute does not match the content")
+    return VerifiedSignedData(
+        content=content,
+        content_type=str(content_type),
+        signer=signer,
+        digest=digest,
+        attributes=attributes,
+        certificates=certs,
+    )
+
+
+def digest_algorithm_id(digest: Digest) -> algos.DigestAlgorithm:
+    return algos.DigestAlgorithm({"algorithm": digest.value})
