@@ -7,6 +7,7 @@ from collections.abc import Iterable, Sequence
 from asn1crypto import cms, crl
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.serialization import Encoding
 
 from . import signed
 from .errors import DecodeError
@@ -20,6 +21,16 @@ PKI_MESSAGE = "application/x-pki-message"
 
 def build_certs_only(certificates: Sequence[x509.Certificate], crls: Sequence[bytes] = ()) -> bytes:
     """ContentInfo(SignedData) with no signers and no content: only certificates and CRLs."""
+    if not crls:
+        # DER assembled directly: the same bytes as below, without asn1crypto's re-encoding
+        body = b"\x02\x01\x01\x31\x00" + signed.tlv(0x30, signed.der_of("ctype", "data"))
+        if certificates:
+            body += signed.tlv(0xA0, b"".join(c.public_bytes(Encoding.DER) for c in certificates))
+        body += b"\x31\x00"
+        return signed.tlv(
+            0x30,
+            signed.der_of("ctype", "signed_data") + signed.tlv(0xA0, signed.tlv(0x30, body)),
+        )
     data = cms.SignedData(
         {
             "version": "v1",

@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives.ciphers import Cipher, CipherAlgorithm, algo
 
 from . import asn1
 from .errors import DecodeError, DecryptError, UnsupportedAlgorithm
-from .signed import der_length, to_asn1_cert
+from .signed import der_of, issuer_and_serial, tlv, to_asn1_cert
 from .types import ContentCipher, Envelope
 
 KeyTransport = Literal["rsaes_pkcs1v15", "rsaes_oaep"]
@@ -35,10 +35,6 @@ def _children(contents: bytes) -> list[tuple[int, int, int, bytes, bytes]]:
         out.append((class_, method, tag, rest[:size], body))
         rest = rest[size:]
     return out
-
-
-def _tlv(tag: int, body: bytes) -> bytes:
-    return bytes([tag]) + der_length(len(body)) + body
 
 
 def _enveloped_data(der: bytes) -> cms.EnvelopedData:
@@ -64,10 +60,10 @@ def _enveloped_data(der: bytes) -> cms.EnvelopedData:
         if (class_, method, tag) == (0, 1, 16):  # encryptedContentInfo: the only SEQUENCE here
             pieces = []
             for c2, m2, t2, w2, b2 in _children(body):
-                pieces.append(_tlv(0x80, _octets(m2, b2)) if (c2, t2) == (2, 0) else w2)
-            whole = _tlv(0x30, b"".join(pieces))
+                pieces.append(tlv(0x80, _octets(m2, b2)) if (c2, t2) == (2, 0) else w2)
+            whole = tlv(0x30, b"".join(pieces))
         fields.append(whole)
-    return cms.EnvelopedData.load(_tlv(0x30, b"".join(fields)), strict=True)
+    return cms.EnvelopedData.load(tlv(0x30, b"".join(fields)), strict=True)
 
 
 def _octets(method: int, contents: bytes, depth: int = 0) -> bytes:
@@ -125,6 +121,7 @@ def encrypt(
     encrypted = enc.update(padded) + enc.finalize()
 
     infos = []
+    transport_alg = _KEY_TRANSPORT_DER[key_transport]
     for cert in recipients:
         public_key = cert.public_key()
         if not isinstance(public_key, rsa.RSAPublicKey):
@@ -134,35 +131,35 @@ def encrypt(
             if key_transport == "rsaes_pkcs1v15"
             else asym_padding.OAEP(asym_padding.MGF1(hashes.SHA1()), hashes.SHA1(), None)
         )
-        a_cert = to_asn1_cert(cert)
+        issuer_der, serial_tlv, _ = issuer_and_serial(cert)
         infos.append(
-            cms.RecipientInfo(
-                name="ktri",
-                value={
-                    "version": "v0",
-                    "rid": {
-                        "issuer_and_serial_number": {
-                            "issuer": a_cert.issuer,
-                            "serial_number": a_cert.serial_number,
-                        }
-                    },
-                    "key_encryption_algorithm": {"algorithm": key_transport},
-                    "encrypted_key": public_key.encrypt(key, pad),
-                },
+            tlv(
+                0x30,
+                b"\x02\x01\x00"
+                + tlv(0x30, issuer_der + serial_tlv)
+                + transport_alg
+                + tlv(0x04, public_key.encrypt(key, pad)),
             )
         )
-    enveloped = cms.EnvelopedData(
-        {
-            "version": "v0",
-            "recipient_infos": infos,
-            "encrypted_content_info": {
-                "content_type": "data",
-                "content_encryption_algorithm": {"algorithm": cipher.value, "parameters": iv},
-                "encrypted_content": encrypted,
-            },
-        }
+    eci = tlv(
+        0x30,
+        der_of("ctype", "data") + _content_alg_der(cipher, iv) + tlv(0x80, encrypted),
     )
-    return bytes(cms.ContentInfo({"content_type": "enveloped_data", "content": enveloped}).dump())
+    enveloped = tlv(0x30, b"\x02\x01\x00" + tlv(0x31, b"".join(sorted(infos))) + eci)
+    return tlv(0x30, der_of("ctype", "enveloped_data") + tlv(0xA0, enveloped))
+
+
+_KEY_TRANSPORT_DER = {
+    name: bytes(cms.KeyEncryptionAlgorithm({"algorithm": name}).dump())
+    for name in ("rsaes_pkcs1v15", "rsaes_oaep")
+}
+
+
+_CIPHER_OID_DER = {c: bytes(cms.EncryptionAlgorithmId(c.value).dump()) for c in ContentCipher}
+
+
+def _content_alg_der(cipher: ContentCipher, iv: bytes) -> bytes:
+    return tlv(0x30, _CIPHER_OID_DER[cipher] + tlv(0x04, iv))
 
 
 def decrypt(der: bytes, *, certificate: x509.Certificate, key: rsa.RSAPrivateKey) -> Envelope:
@@ -220,18 +217,18 @@ def decrypt(der: bytes, *, certificate: x509.Certificate, key: rsa.RSAPrivateKey
 def _recipient_for(
     infos: cms.RecipientInfos, certificate: x509.Certificate
 ) -> cms.KeyTransRecipientInfo:
-    a_cert = to_asn1_cert(certificate)
+    issuer_der, _, serial = issuer_and_serial(certificate)
     for info in infos:
         if info.name != "ktri":
             continue
         rid = info.chosen["rid"]
         if rid.name == "issuer_and_serial_number":
             ias = rid.chosen
-            if (
-                ias["issuer"] == a_cert.issuer
-                and ias["serial_number"].native == a_cert.serial_number
-            ):
+            if ias["serial_number"].native != serial:
+                continue
+            issuer = ias["issuer"]
+            if issuer.dump() == issuer_der or issuer == to_asn1_cert(certificate).issuer:
                 return info.chosen
-        elif rid.chosen.native == a_cert.key_identifier:
+        elif rid.chosen.native == to_asn1_cert(certificate).key_identifier:
             return info.chosen
     raise DecryptError("no RecipientInfo names our certificate (wrong recipient)")

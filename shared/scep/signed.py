@@ -6,11 +6,12 @@ signature algorithm may be written as `rsaEncryption` or `shaXWithRSAEncryption`
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from asn1crypto import algos, cms, core
+from asn1crypto import algos, cms, core, parser
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
@@ -73,6 +74,42 @@ class VerifiedSignedData:
     certificates: tuple[x509.Certificate, ...]
 
 
+def tlv(tag: int, body: bytes) -> bytes:
+    """One DER element: tag, definite length, body."""
+    return bytes([tag]) + der_length(len(body)) + body
+
+
+ConstantKind = Literal["attr", "ctype", "digest_alg", "sig_alg"]
+
+
+@functools.cache
+def der_of(kind: ConstantKind, name: str) -> bytes:
+    """DER of a constant (OID or AlgorithmIdentifier), produced once by asn1crypto and cached."""
+    if kind == "attr":
+        return bytes(cms.CMSAttributeType(name).dump())
+    if kind == "ctype":
+        return bytes(cms.ContentType(name).dump())
+    if kind == "digest_alg":
+        return bytes(algos.DigestAlgorithm({"algorithm": name}).dump())
+    return bytes(algos.SignedDigestAlgorithm({"algorithm": name}).dump())
+
+
+@functools.lru_cache(maxsize=256)
+def issuer_and_serial(cert: x509.Certificate) -> tuple[bytes, bytes, int]:
+    """(issuer Name DER, serialNumber INTEGER TLV, serial) sliced from the certificate's own TBS."""
+    _, _, _, _, tbs, _ = parser.parse(cert.tbs_certificate_bytes)
+    pieces: list[tuple[int, int, bytes]] = []
+    rest = tbs
+    while rest and len(pieces) < 5:
+        class_, _, tag, header, body, trailer = parser.parse(rest)
+        size = len(header) + len(body) + len(trailer)
+        pieces.append((class_, tag, rest[:size]))
+        rest = rest[size:]
+    if pieces[0][:2] == (2, 0):  # [0] EXPLICIT version
+        pieces = pieces[1:]
+    return pieces[2][2], pieces[0][2], cert.serial_number
+
+
 def sign(
     content: bytes | None,
     attributes: Iterable[tuple[str, core.Asn1Value]],
@@ -89,62 +126,58 @@ def sign(
 
     `content=None` leaves eContent out (RFC 8894's FAILURE and PENDING); the digest is then
     that of the empty string.
+
+    The DER is assembled directly (constants from asn1crypto, cached): building the nested
+    asn1crypto objects from dicts re-serializes every subtree several times.
     """
     asn1.register()
     attrs = [
-        cms.CMSAttribute({"type": "content_type", "values": [content_type]}),
-        cms.CMSAttribute(
-            {"type": "message_digest", "values": [digest_bytes(digest, content or b"")]}
+        tlv(0x30, der_of("attr", "content_type") + tlv(0x31, der_of("ctype", content_type))),
+        tlv(
+            0x30,
+            der_of("attr", "message_digest")
+            + tlv(0x31, tlv(0x04, digest_bytes(digest, content or b""))),
         ),
     ]
-    attrs += [cms.CMSAttribute({"type": name, "values": [value]}) for name, value in attributes]
-    signed_attrs = cms.CMSAttributes(attrs)
-    to_sign = signed_attrs.dump()  # the SET OF form (tag 0x31), DER-sorted by asn1crypto
+    attrs += [
+        tlv(0x30, der_of("attr", name) + tlv(0x31, bytes(value.dump())))
+        for name, value in attributes
+    ]
+    attrs_body = b"".join(sorted(attrs))  # DER SET OF order, as asn1crypto sorts
+    to_sign = tlv(0x31, attrs_body)
     signature = key.sign(to_sign, padding.PKCS1v15(), hash_of(digest))
 
-    a_signer = to_asn1_cert(signer)
     if signer_id == "subject_key_identifier":
-        ski = a_signer.key_identifier
+        ski = to_asn1_cert(signer).key_identifier
         if ski is None:
             raise ValueError("signer certificate has no subjectKeyIdentifier")
-        sid = cms.SignerIdentifier({"subject_key_identifier": ski})
-        version = "v3"
+        sid = tlv(0x80, ski)
+        version = b"\x02\x01\x03"
     else:
-        sid = cms.SignerIdentifier(
-            {
-                "issuer_and_serial_number": {
-                    "issuer": a_signer.issuer,
-                    "serial_number": a_signer.serial_number,
-                }
-            }
-        )
-        version = "v1"
+        issuer_der, serial_tlv, _ = issuer_and_serial(signer)
+        sid = tlv(0x30, issuer_der + serial_tlv)
+        version = b"\x02\x01\x01"
     sig_alg = "rsassa_pkcs1v15" if signature_style == "rsa" else f"{digest.value}_rsa"
-    signer_info = cms.SignerInfo(
-        {
-            "version": version,
-            "sid": sid,
-            "digest_algorithm": {"algorithm": digest.value},
-            "signed_attrs": signed_attrs,
-            "signature_algorithm": {"algorithm": sig_alg},
-            "signature": signature,
-        }
+    digest_alg = der_of("digest_alg", digest.value)
+    signer_info = tlv(
+        0x30,
+        version
+        + sid
+        + digest_alg
+        + tlv(0xA0, attrs_body)
+        + der_of("sig_alg", sig_alg)
+        + tlv(0x04, signature),
     )
-    signed_data = cms.SignedData(
-        {
-            "version": "v3" if version == "v3" else "v1",
-            "digest_algorithms": [{"algorithm": digest.value}],
-            "encap_content_info": (
-                {"content_type": content_type, "content": content}
-                if content is not None
-                else {"content_type": content_type}
-            ),
-            "signer_infos": [signer_info],
-        }
-    )
+    encap = der_of("ctype", content_type)
+    if content is not None:
+        encap += tlv(0xA0, tlv(0x04, content))
+    body = version + tlv(0x31, digest_alg) + tlv(0x30, encap)
     if certificates:
-        signed_data["certificates"] = ordered_certificate_set(certificates)
-    return bytes(cms.ContentInfo({"content_type": "signed_data", "content": signed_data}).dump())
+        body += tlv(
+            0xA0, b"".join(c.public_bytes(serialization.Encoding.DER) for c in certificates)
+        )
+    body += tlv(0x31, signer_info)
+    return tlv(0x30, der_of("ctype", "signed_data") + tlv(0xA0, tlv(0x30, body)))
 
 
 def der_length(n: int) -> bytes:
@@ -184,13 +217,21 @@ def load_signed_data(der: bytes) -> cms.SignedData:
 def _find_signer(
     sid: cms.SignerIdentifier, candidates: Sequence[x509.Certificate]
 ) -> x509.Certificate | None:
-    for cert in candidates:
-        a = to_asn1_cert(cert)
-        if sid.name == "issuer_and_serial_number":
-            ias = sid.chosen
-            if a.issuer == ias["issuer"] and a.serial_number == ias["serial_number"].native:
+    if sid.name == "issuer_and_serial_number":
+        ias = sid.chosen
+        serial = ias["serial_number"].native
+        issuer = ias["issuer"]
+        issuer_der = issuer.dump()
+        for cert in candidates:
+            if cert.serial_number != serial:
+                continue
+            cert_issuer, _, _ = issuer_and_serial(cert)
+            if cert_issuer == issuer_der or to_asn1_cert(cert).issuer == issuer:
                 return cert
-        elif a.key_identifier == sid.chosen.native:
+        return None
+    ski = sid.chosen.native
+    for cert in candidates:
+        if to_asn1_cert(cert).key_identifier == ski:
             return cert
     return None
 

@@ -76,3 +76,28 @@ def test_registration_refuses_to_overwrite(monkeypatch: pytest.MonkeyPatch) -> N
     monkeypatch.setitem(cms.CMSAttributeType._map, asn1.OID_PKI_STATUS, "someone_elses")
     with pytest.raises(asn1.RegistrationConflict, match=asn1.OID_PKI_STATUS):
         asn1.register()
+
+
+def test_what_we_emit_is_der(setup: Setup) -> None:
+    """The codec assembles DER by hand for speed: asn1crypto re-encoding it (force=True, which
+    sorts every SET OF and re-derives every length) must give the same bytes."""
+    from shared.scep import envelope
+
+    request = scep.build_request(
+        scep.MessageType.PKCS_REQ,
+        setup.csr_der,
+        signer=setup.device.cert,
+        key=setup.device.key,
+        recipients=setup.ca_ra,
+        transaction_id="t",
+    )
+    ctx = scep.ReplyContext(scep.TransactionId("t"), b"n" * 16, scep.Digest.SHA256, setup.device.cert)
+    failure = scep.build_failure(
+        ctx, scep.FailInfo.BAD_REQUEST, ra_cert=setup.ra_sign.cert, ra_key=setup.ra_sign.key, text="x", hresult=5
+    )
+    pending = scep.build_pending(ctx, ra_cert=setup.ra_sign.cert, ra_key=setup.ra_sign.key)
+    for der in (request, failure, pending, envelope.encrypt(b"abc", setup.ca_ra)):
+        assert bytes(cms.ContentInfo.load(der).dump(force=True)) == der
+    inner = signed.verify(request).content
+    assert inner is not None
+    assert bytes(cms.ContentInfo.load(inner).dump(force=True)) == inner
