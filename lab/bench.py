@@ -201,3 +201,55 @@ def codec(
     table.add_row("crypto floor (RSA decrypt + RSA sign)", f"{figures.floor_ops:,.0f}")
     table.add_row("ratio round / floor", f"{figures.ratio:.2f}")
     Console().print(table)
+
+
+@bench_app.command("ndes")
+def ndes(
+    enrolments: Annotated[int, typer.Option(min=1, help="Enrolments per round.")] = 100,
+    parallel: Annotated[
+        int,
+        typer.Option(
+            min=1, max=5, help="Concurrent clients (NDES caches at most 5 unused passwords)."
+        ),
+    ] = 4,
+    rounds: Annotated[int, typer.Option(min=1, help="Alternating rounds; medians reported.")] = 3,
+    as_json: Annotated[bool, typer.Option("--json", help="Print figures as JSON.")] = False,
+) -> None:
+    """Enrolments/s: this NDES (one-time passwords) against micromdm's scepserver."""
+    from .bench_enrol import machine, measure
+
+    results = measure(enrolments=enrolments, parallel=parallel, rounds=rounds)
+    med = {
+        name: {
+            field: statistics.median(getattr(r, field) for r in runs)
+            for field in ("rate", "p50_ms", "p99_ms")
+        }
+        for name, runs in results.items()
+    }
+    ratio = med["ndes-otp"]["rate"] / med["scepserver"]["rate"]
+    if as_json:
+        typer.echo(
+            json.dumps(
+                {
+                    "median": med,
+                    "ratio": ratio,
+                    "enrolments": enrolments,
+                    "parallel": parallel,
+                    "rounds": rounds,
+                    "machine": machine(),
+                },
+                indent=2,
+            )
+        )
+        return
+    table = Table(
+        title=f"Enrolments, {enrolments} x {rounds} rounds, {parallel} parallel ({machine()})"
+    )
+    for column in ("server", "enrolments/s", "p50 ms", "p99 ms"):
+        table.add_column(column, justify="right" if column != "server" else "left")
+    for name, figures in med.items():
+        table.add_row(
+            name, f"{figures['rate']:.1f}", f"{figures['p50_ms']:.0f}", f"{figures['p99_ms']:.0f}"
+        )
+    table.add_row("ratio ndes/scepserver", f"{ratio:.2f}", "", "")
+    Console().print(table)

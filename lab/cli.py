@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from . import __version__
+from . import __version__, commands
 from .bench import bench_app
 
 app = typer.Typer(
@@ -15,6 +15,9 @@ app = typer.Typer(
     add_completion=False,
 )
 app.add_typer(bench_app, name="bench")
+app.command()(commands.up)
+app.command()(commands.status)
+app.command()(commands.otp)
 
 
 def _version(value: bool) -> None:

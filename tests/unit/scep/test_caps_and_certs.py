@@ -91,9 +91,16 @@ def test_what_we_emit_is_der(setup: Setup) -> None:
         recipients=setup.ca_ra,
         transaction_id="t",
     )
-    ctx = scep.ReplyContext(scep.TransactionId("t"), b"n" * 16, scep.Digest.SHA256, setup.device.cert)
+    ctx = scep.ReplyContext(
+        scep.TransactionId("t"), b"n" * 16, scep.Digest.SHA256, setup.device.cert
+    )
     failure = scep.build_failure(
-        ctx, scep.FailInfo.BAD_REQUEST, ra_cert=setup.ra_sign.cert, ra_key=setup.ra_sign.key, text="x", hresult=5
+        ctx,
+        scep.FailInfo.BAD_REQUEST,
+        ra_cert=setup.ra_sign.cert,
+        ra_key=setup.ra_sign.key,
+        text="x",
+        hresult=5,
     )
     pending = scep.build_pending(ctx, ra_cert=setup.ra_sign.cert, ra_key=setup.ra_sign.key)
     for der in (request, failure, pending, envelope.encrypt(b"abc", setup.ca_ra)):

@@ -1,0 +1,1 @@
+"""HTTP: the CA's API (`/ca/...`), its public PKI downloads (`/pki/...`) and `/health`."""

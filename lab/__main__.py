@@ -1,0 +1,5 @@
+"""`python -m lab` is `scep-lab`."""
+
+from .cli import app
+
+app(prog_name="scep-lab")

@@ -1,0 +1,132 @@
+"""`scep-lab up`, `status` and `otp`: start the lab, ask it how it is, get a one-time password."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from pathlib import Path
+from typing import Annotated
+
+import httpx
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from .home import default_data_dir, load_or_create_state, load_state, save_state
+
+DataOption = Annotated[
+    Path,
+    typer.Option(
+        "--data",
+        help="The lab's data folder (state of every party).",
+        default_factory=default_data_dir,
+        show_default="~/.local/share/intune-scep-lab",
+    ),
+]
+console = Console()
+PASSWORD = re.compile(r"password is:\s*<B>\s*([0-9A-F]+)\s*</B>", re.IGNORECASE)
+
+
+def up(
+    data: DataOption,
+    policy: Annotated[
+        str, typer.Option(help="NDES policy module: otp (one-time passwords) or none.")
+    ] = "otp",
+) -> None:
+    """Run every party in this process on loopback ports until Ctrl-C."""
+    from .runner import StartError, parties, serve
+
+    if policy not in ("otp", "none"):
+        raise typer.BadParameter("policy must be otp or none")
+    state = load_or_create_state(data)
+    state.policy = policy
+    save_state(data, state)
+    console.print(f"data folder: {data}")
+    lab = parties(data, state)
+    started = asyncio.Event()
+
+    async def main() -> None:
+        async def announce() -> None:
+            await started.wait()
+            table = Table(title="intune-scep-lab is up (Ctrl-C stops it)")
+            table.add_column("party")
+            table.add_column("URL")
+            for party in lab:
+                table.add_row(party.name, party.url)
+            table.add_row("SCEP URL", state.scep_url)
+            table.add_row(
+                "NDES admin page",
+                f"{state.url('ndes')}/certsrv/mscep_admin/ "
+                f"(user {state.ndes_admin_user}; `scep-lab otp` fetches a password)",
+            )
+            console.print(table)
+
+        waiter = asyncio.create_task(announce())
+        try:
+            await serve(state.host, lab, started=started)
+        finally:
+            waiter.cancel()
+
+    try:
+        asyncio.run(main())
+    except StartError as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(3) from exc
+    console.print("stopped")
+
+
+def status(data: DataOption) -> None:
+    """Each party's health; exit code 0 only when all are healthy."""
+    state = load_state(data)
+    if state is None:
+        console.print(f"no lab in {data}: run `scep-lab up` first")
+        raise typer.Exit(2)
+    table = Table(title=f"lab in {data}")
+    table.add_column("party")
+    table.add_column("URL")
+    table.add_column("health")
+    healthy = True
+    with httpx.Client(timeout=5) as client:
+        for party in ("ca", "ndes"):
+            url = state.url(party)
+            try:
+                response = client.get(f"{url}/health")
+                ok = response.status_code == 200
+                detail = "ok" if ok else f"HTTP {response.status_code}"
+            except httpx.HTTPError as exc:
+                ok, detail = False, f"unreachable ({type(exc).__name__})"
+            healthy &= ok
+            table.add_row(party, url, detail if ok else f"[red]{detail}[/red]")
+    console.print(table)
+    raise typer.Exit(0 if healthy else 1)
+
+
+def otp(data: DataOption) -> None:
+    """Fetch a fresh one-time password from NDES's admin page, as an administrator would."""
+    state = load_state(data)
+    if state is None:
+        console.print(f"no lab in {data}: run `scep-lab up` first")
+        raise typer.Exit(2)
+    url = f"{state.url('ndes')}/certsrv/mscep_admin/"
+    try:
+        response = httpx.get(
+            url, auth=(state.ndes_admin_user, state.ndes_admin_password), timeout=10
+        )
+    except httpx.HTTPError as exc:
+        console.print(f"NDES is not reachable at {url}: {exc}")
+        raise typer.Exit(1) from exc
+    page = (
+        response.content.decode("utf-16")
+        if response.content[:2] in (b"\xff\xfe", b"<\x00")
+        else response.text
+    )
+    found = PASSWORD.search(page)
+    if response.status_code != 200 or found is None:
+        reason = (
+            "The password cache is full."
+            if "cache is full" in page
+            else f"HTTP {response.status_code}"
+        )
+        console.print(f"no password: {reason}")
+        raise typer.Exit(1)
+    typer.echo(found.group(1))

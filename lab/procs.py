@@ -1,0 +1,107 @@
+"""Starting and stopping the processes a benchmark or check measures: the lab itself
+(`scep-lab up` on a data folder) and micromdm's `scepserver` as a peer. Loopback only, bounded
+waits, and every process is stopped on the way out."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_http(url: str, *, timeout: float, proc: subprocess.Popen[bytes] | None = None) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"process exited with {proc.returncode} before {url} answered")
+        with contextlib.suppress(httpx.HTTPError):
+            if httpx.get(url, timeout=1).status_code < 500:
+                return
+        time.sleep(0.1)
+    raise TimeoutError(f"{url} did not answer within {timeout:.0f} s")
+
+
+def stop(proc: subprocess.Popen[bytes], timeout: float = 15) -> None:
+    for sig in (signal.SIGINT, signal.SIGKILL):
+        if proc.poll() is not None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, sig)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(timeout=timeout)
+
+
+@contextlib.contextmanager
+def running(
+    args: list[str], *, log: Path, cwd: Path | None = None, env: dict[str, str] | None = None
+) -> Iterator[subprocess.Popen[bytes]]:
+    with open(log, "ab") as out:
+        proc = subprocess.Popen(
+            args,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            cwd=cwd,
+            env=env,
+            start_new_session=True,
+        )
+        try:
+            yield proc
+        finally:
+            stop(proc)
+
+
+@contextlib.contextmanager
+def lab_process(data: Path, *, timeout: float = 90) -> Iterator[str]:
+    """`scep-lab up` on `data` with free ports; yields NDES's SCEP URL once everything is up."""
+    from .home import load_or_create_state, save_state
+
+    state = load_or_create_state(data)
+    state.ports.ca, state.ports.ndes = free_port(), free_port()
+    save_state(data, state)
+    args = [sys.executable, "-m", "lab", "up", "--data", str(data)]
+    with running(args, log=data / "lab.log") as proc:
+        try:
+            wait_http(f"{state.url('ndes')}/health", timeout=timeout, proc=proc)
+        except (RuntimeError, TimeoutError) as exc:
+            raise RuntimeError(f"{exc}\n{(data / 'lab.log').read_text()[-3000:]}") from exc
+        yield state.scep_url
+
+
+@contextlib.contextmanager
+def scepserver_process(folder: Path, challenge: str, *, timeout: float = 30) -> Iterator[str]:
+    """micromdm's scepserver (Debian package `scep`) with a fresh CA and a static challenge."""
+    binary = shutil.which("scepserver")
+    if binary is None:
+        raise RuntimeError("scepserver is not installed (Debian package 'scep')")
+    folder.mkdir(parents=True, exist_ok=True)
+    depot = folder / "depot"
+    if not (depot / "ca.pem").exists():
+        subprocess.run(
+            [binary, "ca", "-init", "-depot", str(depot)],
+            cwd=folder,
+            check=True,
+            capture_output=True,
+            timeout=60,
+        )
+    port = free_port()
+    args = [binary, "-depot", str(depot), "-port", str(port), "-challenge", challenge]
+    with running(args, log=folder / "scepserver.log", cwd=folder) as proc:
+        url = f"http://127.0.0.1:{port}/scep"
+        wait_http(f"{url}?operation=GetCACaps", timeout=timeout, proc=proc)
+        yield url

@@ -1,0 +1,123 @@
+"""NDES's settings: `NdesSettings`, read from `NDES_*` environment variables by `__main__`.
+
+The MSCEP registry values are here under snake-case names: SignatureTemplate →
+`signature_template`, PasswordMax → `password_max`, and so on; EnforcePassword is `policy`
+("none" = 0, "otp" = 1 with NDES's own one-time passwords). Lists may be given as JSON or as
+comma-separated text (`NDES_CAPS=POSTPKIOperation,Renewal,SHA-256,AES`).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from shared.scep import ContentCipher
+
+DEFAULT_CAPS = ("POSTPKIOperation", "Renewal", "SHA-512", "SHA-256", "SHA-1", "DES3", "AES")
+DEFAULT_TEMPLATE = "IPSECIntermediateOffline"
+HEADER_ALLOWANCE = 16384
+"""Bytes of request head beyond the query string: the request line's rest and the headers."""
+
+
+def _split(value: object) -> object:
+    if isinstance(value, str):
+        text = value.strip()
+        if text.startswith("["):
+            return json.loads(text)
+        return [part.strip() for part in text.split(",") if part.strip()]
+    return value
+
+
+class NdesSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="NDES_", extra="ignore")
+
+    host: str = "127.0.0.1"
+    port: int = 8080
+    log_level: str = "INFO"
+    data_dir: Path = Field(
+        default=Path(".scep-lab/ndes"),
+        description="RA keys (0600) and certificates, and the cached CA chain, as PEM",
+    )
+
+    ca_url: str = "http://127.0.0.1:8090"
+    ca_admin_token: SecretStr = Field(
+        default=SecretStr(""), description="the NDES service account's credential at the CA"
+    )
+    ca_timeout_seconds: float = 10.0
+    ca_startup_wait_seconds: float = Field(
+        default=15.0, description="how long start-up retries an unreachable CA"
+    )
+    ra_subject: str = "CN=NDES-MSCEP-RA,O=Lab"
+    ra_key_size: int = 2048
+    ra_signing_template: str = "EnrollmentAgentOffline"
+    ra_encryption_template: str = "CEPEncryption"
+
+    admin_user: SecretStr = SecretStr("ndes-admin")
+    admin_password: SecretStr = Field(
+        default=SecretStr(""), description="empty: nobody can open /certsrv/mscep_admin/"
+    )
+
+    caps: Annotated[list[str], NoDecode] = Field(default_factory=lambda: list(DEFAULT_CAPS))
+    reply_ciphers: Annotated[list[ContentCipher], NoDecode] = Field(
+        default_factory=lambda: [
+            ContentCipher.AES_128_CBC,
+            ContentCipher.AES_256_CBC,
+            ContentCipher.DES_EDE3_CBC,
+        ],
+        description="what a CertRep SUCCESS may be encrypted with; the request's own cipher "
+        "if allowed (DES is answered with 3DES), else the first of these",
+    )
+    next_ca_cert_path: Path | None = Field(
+        default=None, description="PEM with the rollover CA certificate(s) for GetNextCACert"
+    )
+
+    signature_template: str = DEFAULT_TEMPLATE
+    encryption_template: str = DEFAULT_TEMPLATE
+    general_purpose_template: str = DEFAULT_TEMPLATE
+
+    policy: Literal["none", "otp"] = "otp"
+    password_max: int = Field(default=5, ge=1)
+    password_validity_minutes: int = Field(default=60, ge=1)
+    password_length: int = Field(default=8, ge=1, le=64)
+    password_consumed_on_failure: bool = Field(
+        default=False,
+        description="also use up a one-time password when the CA fails or denies the request "
+        "(NDES's behaviour is unknown; KB959193 only says it is removed once issued)",
+    )
+    intune_module_installed: bool = Field(
+        default=False, description="a bare GET of mscep.dll answers 403 (healthy Intune module)"
+    )
+    failure_text: bool = Field(
+        default=False, description="add failInfoText with the reason to FAILUREs (NDES does not)"
+    )
+
+    max_query: int = Field(default=65534, ge=1, description="longer query strings get 414")
+    max_body: int = Field(default=65536, ge=1, description="larger POST bodies get 413")
+
+    @field_validator("caps", "reply_ciphers", mode="before")
+    @classmethod
+    def _lists(cls, value: object) -> object:
+        return _split(value)
+
+    @field_validator("reply_ciphers")
+    @classmethod
+    def _no_single_des(cls, value: list[ContentCipher]) -> list[ContentCipher]:
+        if not [c for c in value if c is not ContentCipher.DES_CBC]:
+            raise ValueError("at least one reply cipher other than single DES is needed")
+        return value
+
+    @field_validator("ca_url")
+    @classmethod
+    def _strip_slash(cls, value: str) -> str:
+        return value.rstrip("/")
+
+    @property
+    def max_request_head(self) -> int:
+        """What uvicorn's h11 parser must accept as one request head (its default is 16 KiB) for
+        GET PKIOperation URLs up to `max_query`: run uvicorn with `http="h11"` and
+        `h11_max_incomplete_event_size=settings.max_request_head`."""
+        return self.max_query + HEADER_ALLOWANCE
