@@ -1,5 +1,5 @@
 """A SCEP client built on the codec, for benchmarks and checks: GetCACaps, GetCACert, then
-PKCSReq by POST, the CertRep verified and opened. One `ScepDriver` per SCEP server URL."""
+PKCSReq (or RenewalReq, or CertPoll) by POST, the CertRep verified and opened."""
 
 from __future__ import annotations
 
@@ -39,6 +39,31 @@ class CaInfo:
                 return cert
         return self.certificates[0]
 
+    @property
+    def cipher(self) -> scep.ContentCipher:
+        if self.caps & {scep.Capability.AES, scep.Capability.SCEP_STANDARD}:
+            return scep.ContentCipher.AES_128_CBC
+        return scep.ContentCipher.DES_EDE3_CBC
+
+
+@dataclass(frozen=True)
+class Exchange:
+    """One PKIOperation: what was sent and what came back, verified (and opened if SUCCESS)."""
+
+    transaction_id: str
+    signer: x509.Certificate
+    signer_key: rsa.RSAPrivateKey
+    result: scep.CertRepResult
+
+    @property
+    def certificate(self) -> x509.Certificate:
+        if self.result.status is not scep.PkiStatus.SUCCESS or not self.result.certificates:
+            raise EnrolmentFailed(
+                f"{self.result.status.name}: failInfo {self.result.fail_info!r}, "
+                f"hresult {self.result.hresult!r}"
+            )
+        return self.result.certificates[0]
+
 
 async def fetch_ca_info(client: httpx.AsyncClient, url: str) -> CaInfo:
     caps = await client.get(url, params={"operation": "GetCACaps"})
@@ -52,36 +77,28 @@ async def fetch_ca_info(client: httpx.AsyncClient, url: str) -> CaInfo:
     return CaInfo(scep.parse_caps(caps.text), tuple(certs))
 
 
-def _cipher(caps: frozenset[scep.Capability]) -> scep.ContentCipher:
-    if caps & {scep.Capability.AES, scep.Capability.SCEP_STANDARD}:
-        return scep.ContentCipher.AES_128_CBC
-    return scep.ContentCipher.DES_EDE3_CBC
-
-
-async def enrol(
+async def exchange(
     client: httpx.AsyncClient,
     url: str,
     ca: CaInfo,
-    key: rsa.RSAPrivateKey,
-    subject: x509.Name,
-    challenge: Callable[[], Awaitable[str | None]],
-) -> x509.Certificate:
-    """One PKCSReq: a CSR with the challenge, signed by a self-signed certificate, by POST."""
-    password = await challenge()
-    csr = build_csr(key, CsrSpec(subject=subject, challenge_password=password))
-    signer = build_self_signed_signer(
-        key, subject, dt.datetime.now(dt.UTC) - dt.timedelta(minutes=5)
-    )
-    transaction_id = os.urandom(20).hex()
+    message_type: scep.MessageType,
+    data: scep.MessageData,
+    *,
+    signer: x509.Certificate,
+    signer_key: rsa.RSAPrivateKey,
+    transaction_id: str | None = None,
+) -> Exchange:
+    """Send one request by POST and read the CertRep (signer, echoes, envelope checked)."""
+    transaction_id = transaction_id or os.urandom(20).hex()
     nonce = scep.new_nonce()
     body = scep.build_request(
-        scep.MessageType.PKCS_REQ,
-        csr.public_bytes(serialization.Encoding.DER),
+        message_type,
+        data,
         signer=signer,
-        key=key,
+        key=signer_key,
         recipients=[ca.recipient],
         transaction_id=transaction_id,
-        cipher=_cipher(ca.caps),
+        cipher=ca.cipher,
         sender_nonce=nonce,
     )
     response = await client.post(
@@ -96,15 +113,80 @@ async def enrol(
         response.content,
         ra_certs=ca.certificates,
         certificate=signer,
-        key=key,
+        key=signer_key,
         transaction_id=transaction_id,
         sender_nonce=nonce,
     )
-    if result.status is not scep.PkiStatus.SUCCESS or not result.certificates:
-        raise EnrolmentFailed(
-            f"{result.status.name}: failInfo {result.fail_info!r} hresult {result.hresult!r}"
-        )
-    issued = result.certificates[0]
+    return Exchange(transaction_id, signer, signer_key, result)
+
+
+async def request(
+    client: httpx.AsyncClient,
+    url: str,
+    ca: CaInfo,
+    key: rsa.RSAPrivateKey,
+    spec: CsrSpec,
+    *,
+    renew_with: tuple[x509.Certificate, rsa.RSAPrivateKey] | None = None,
+    message_type: scep.MessageType = scep.MessageType.PKCS_REQ,
+) -> Exchange:
+    """A PKCSReq (or RenewalReq) for `spec`. Signed by a fresh self-signed certificate, or by
+    `renew_with` (an existing certificate and its key: a renewal)."""
+    csr = build_csr(key, spec)
+    if renew_with is None:
+        now = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=5)
+        signer, signer_key = build_self_signed_signer(key, spec.subject, now), key
+    else:
+        signer, signer_key = renew_with
+    return await exchange(
+        client,
+        url,
+        ca,
+        message_type,
+        csr.public_bytes(serialization.Encoding.DER),
+        signer=signer,
+        signer_key=signer_key,
+    )
+
+
+async def poll(
+    client: httpx.AsyncClient, url: str, ca: CaInfo, pending: Exchange, subject: x509.Name
+) -> Exchange:
+    """CertPoll for a pending request: same transaction ID and signer (RFC 8894 §3.3.3)."""
+    issuer = ca.certificates[-1].subject if len(ca.certificates) == 1 else _issuing(ca).subject
+    return await exchange(
+        client,
+        url,
+        ca,
+        scep.MessageType.CERT_POLL,
+        scep.IssuerAndSubject(issuer, subject),
+        signer=pending.signer,
+        signer_key=pending.signer_key,
+        transaction_id=pending.transaction_id,
+    )
+
+
+def _issuing(ca: CaInfo) -> x509.Certificate:
+    for cert in ca.certificates:
+        try:
+            if cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca:
+                return cert
+        except x509.ExtensionNotFound:
+            continue
+    return ca.certificates[-1]
+
+
+async def enrol(
+    client: httpx.AsyncClient,
+    url: str,
+    ca: CaInfo,
+    key: rsa.RSAPrivateKey,
+    subject: x509.Name,
+    challenge: Callable[[], Awaitable[str | None]],
+) -> x509.Certificate:
+    """Challenge, PKCSReq, SUCCESS expected; the issued certificate checked against our key."""
+    spec = CsrSpec(subject=subject, challenge_password=await challenge())
+    issued = (await request(client, url, ca, key, spec)).certificate
     if issued.public_key() != key.public_key():
         raise EnrolmentFailed("the issued certificate is not for our key")
     return issued
