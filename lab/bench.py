@@ -227,29 +227,42 @@ def ndes(
         for name, runs in results.items()
     }
     ratio = med["ndes-otp"]["rate"] / med["scepserver"]["rate"]
+    failed = {name: sum(r.failed for r in runs) for name, runs in results.items()}
+    first = {
+        name: next((r.first_failure for r in runs if r.first_failure), None)
+        for name, runs in results.items()
+    }
     if as_json:
-        typer.echo(
-            json.dumps(
-                {
-                    "median": med,
-                    "ratio": ratio,
-                    "enrolments": enrolments,
-                    "parallel": parallel,
-                    "rounds": rounds,
-                    "machine": machine(),
-                },
-                indent=2,
+        figures = {
+            "median": med,
+            "ratio": ratio,
+            "failed": failed,
+            "first_failure": first,
+            "enrolments": enrolments,
+            "parallel": parallel,
+            "rounds": rounds,
+            "machine": machine(),
+        }
+        typer.echo(json.dumps(figures, indent=2))
+    else:
+        table = Table(
+            title=f"Enrolments, {enrolments} x {rounds} rounds, {parallel} parallel ({machine()})"
+        )
+        for column in ("server", "enrolments/s", "p50 ms", "p99 ms", "failed"):
+            table.add_column(column, justify="right" if column != "server" else "left")
+        for name, row in med.items():
+            table.add_row(
+                name,
+                f"{row['rate']:.1f}",
+                f"{row['p50_ms']:.0f}",
+                f"{row['p99_ms']:.0f}",
+                str(failed[name]),
             )
-        )
-        return
-    table = Table(
-        title=f"Enrolments, {enrolments} x {rounds} rounds, {parallel} parallel ({machine()})"
-    )
-    for column in ("server", "enrolments/s", "p50 ms", "p99 ms"):
-        table.add_column(column, justify="right" if column != "server" else "left")
-    for name, figures in med.items():
-        table.add_row(
-            name, f"{figures['rate']:.1f}", f"{figures['p50_ms']:.0f}", f"{figures['p99_ms']:.0f}"
-        )
-    table.add_row("ratio ndes/scepserver", f"{ratio:.2f}", "", "")
-    Console().print(table)
+        table.add_row("ratio ndes/scepserver", f"{ratio:.2f}", "", "", "")
+        console = Console()
+        console.print(table)
+        for name, reason in first.items():
+            if reason:
+                console.print(f"{name}: first failure: {reason}")
+    if any(failed.values()):
+        raise typer.Exit(1)

@@ -25,9 +25,10 @@ from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 
+from shared import scep
 from shared.pki import KeySpec, generate_key
 
-from .driver import enrol, fetch_ca_info
+from .driver import EnrolmentFailed, enrol, fetch_ca_info
 from .home import load_state
 from .procs import lab_process, scepserver_process
 
@@ -38,8 +39,11 @@ STATIC_CHALLENGE = "bench-static-challenge"
 @dataclass(frozen=True)
 class RunFigures:
     rate: float
+    """Successful enrolments per second of wall time."""
     p50_ms: float
     p99_ms: float
+    failed: int
+    first_failure: str | None
 
 
 def _keys(n: int) -> list[rsa.RSAPrivateKey]:
@@ -56,8 +60,10 @@ async def _run(
     keys: list[rsa.RSAPrivateKey],
     parallel: int,
     challenge: Callable[[httpx.AsyncClient], Awaitable[str | None]],
+    label: str,
 ) -> RunFigures:
     latencies: list[float] = []
+    failures: list[str] = []
     async with httpx.AsyncClient(timeout=60) as client:
         ca = await fetch_ca_info(client, url)
         queue = list(enumerate(keys))
@@ -65,19 +71,25 @@ async def _run(
         async def worker() -> None:
             while queue:
                 i, key = queue.pop()
-                subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, f"bench-{i}")])
+                subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, f"bench-{label}-{i}")])
                 start = time.perf_counter()
-                await enrol(client, url, ca, key, subject, lambda: challenge(client))
+                try:
+                    await enrol(client, url, ca, key, subject, lambda: challenge(client))
+                except (EnrolmentFailed, scep.ScepError, httpx.HTTPError) as exc:
+                    failures.append(f"{subject.rfc4514_string()}: {exc}")
+                    continue
                 latencies.append(time.perf_counter() - start)
 
         start = time.perf_counter()
         await asyncio.gather(*(worker() for _ in range(parallel)))
         elapsed = time.perf_counter() - start
-    latencies.sort()
+    latencies.sort() if latencies else latencies.append(float("nan"))
     return RunFigures(
-        rate=len(keys) / elapsed,
+        rate=(len(keys) - len(failures)) / elapsed,
         p50_ms=1000 * statistics.median(latencies),
         p99_ms=1000 * latencies[min(len(latencies) - 1, int(0.99 * len(latencies)))],
+        failed=len(failures),
+        first_failure=failures[0] if failures else None,
     )
 
 
@@ -105,9 +117,14 @@ def measure(*, enrolments: int, parallel: int, rounds: int) -> dict[str, list[Ru
             async def static(_: httpx.AsyncClient) -> str | None:
                 return STATIC_CHALLENGE
 
-            for _ in range(rounds):
-                results["ndes-otp"].append(asyncio.run(_run(ndes_url, keys, parallel, otp)))
-                results["scepserver"].append(asyncio.run(_run(peer_url, keys, parallel, static)))
+            # a fresh subject per round: scepserver refuses a second certificate for a name
+            for n in range(rounds):
+                results["ndes-otp"].append(
+                    asyncio.run(_run(ndes_url, keys, parallel, otp, f"r{n}"))
+                )
+                results["scepserver"].append(
+                    asyncio.run(_run(peer_url, keys, parallel, static, f"r{n}"))
+                )
     return results
 
 

@@ -70,6 +70,11 @@ def ndes_settings(data: Path, state: LabState) -> NdesSettings:
         admin_user=SecretStr(state.ndes_admin_user),
         admin_password=SecretStr(state.ndes_admin_password),
         policy="none" if state.policy == "none" else "otp",
+        # the MSCEP registry values of the lab: a device template for general-purpose (and
+        # encryption-only) requests, a user template with secure e-mail for signature-only ones
+        general_purpose_template="IntuneDeviceCert",
+        encryption_template="IntuneDeviceCert",
+        signature_template="IntuneUserCert",
     )
 
 
