@@ -1,0 +1,46 @@
+"""Tables of the connector area: each connector's current identity certificate (the Connector CA
+issues it at sign-in and on renewal; only the current one is accepted), and SCEP transactions
+(validate → success/failure notification, idempotent by tenant and transaction ID)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from .base import Base
+
+
+class ConnectorIdentityRow(Base):
+    __tablename__ = "connector_identities"
+
+    connector_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(String(64), index=True)
+    serial_number: Mapped[str] = mapped_column(String(64))
+    thumbprint: Mapped[str] = mapped_column(String(64))
+    not_after: Mapped[dt.datetime]
+    issued_at: Mapped[dt.datetime]
+
+
+class ScepTransactionRow(Base):
+    """One SCEP request as the cloud saw it: validated (with its verdict), then reported."""
+
+    __tablename__ = "scep_transactions"
+    __table_args__ = (UniqueConstraint("tenant_id", "transaction_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    tenant_id: Mapped[str] = mapped_column(String(64))
+    transaction_id: Mapped[str] = mapped_column(String(200))
+    caller: Mapped[str] = mapped_column(String(200))  # connector id or app id
+    challenge_id: Mapped[str | None] = mapped_column(String(64), default=None, index=True)
+    device_id: Mapped[str | None] = mapped_column(String(64), default=None)
+    profile_id: Mapped[str | None] = mapped_column(String(64), default=None)
+    validation_code: Mapped[str] = mapped_column(String(64))
+    state: Mapped[str] = mapped_column(String(32))  # validated | rejected | issued | failed
+    hresult: Mapped[int | None] = mapped_column(default=None)
+    error_description: Mapped[str | None] = mapped_column(Text, default=None)
+    certificate_serial: Mapped[str | None] = mapped_column(String(64), default=None)
+    certificate_thumbprint: Mapped[str | None] = mapped_column(String(64), default=None)
+    validated_at: Mapped[dt.datetime]
+    reported_at: Mapped[dt.datetime | None] = mapped_column(default=None)
