@@ -42,5 +42,6 @@ class ScepTransactionRow(Base):
     error_description: Mapped[str | None] = mapped_column(Text, default=None)
     certificate_serial: Mapped[str | None] = mapped_column(String(64), default=None)
     certificate_thumbprint: Mapped[str | None] = mapped_column(String(64), default=None)
+    csr_sha256: Mapped[str] = mapped_column(String(64))
     validated_at: Mapped[dt.datetime]
     reported_at: Mapped[dt.datetime | None] = mapped_column(default=None)

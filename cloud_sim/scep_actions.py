@@ -1,0 +1,239 @@
+"""The cloud's side of every SCEP request: validate it against its challenge, then take the
+success or failure notification. One service for both callers: third-party CAs (bearer tokens,
+Microsoft's published API) and the lab's Certificate Connector (mutual TLS).
+
+Notifications are idempotent by tenant and transaction ID: a repeated delivery answers as the
+first did and changes nothing. A success marks the challenge used (unless challenges may be
+reused), so a replayed challenge fails validation afterwards.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime as dt
+import hashlib
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from shared.api.intune import (
+    FailureNotificationBody,
+    ScepActionResult,
+    SuccessNotificationBody,
+    ValidationRequestBody,
+)
+
+from .challenges import challenge_keys
+from .context import CloudContext
+from .domain.codes import ErrorCode
+from .domain.validation import validate
+from .management import NotFound, get_device, is_targeted, record_certificate_state
+from .management.enums import CertificateIssuanceState
+from .store.connectors import ScepTransactionRow
+from .store.identity import group_ids_for
+
+ODATA_CONTEXT = (
+    "{base}/RACerts/StatelessScepRequestValidationService/$metadata"
+    "#microsoft.management.services.scepRequestValidationService.api.scepActionResult"
+)
+
+
+class _Lookup:
+    """The decision table's questions, answered from the cloud's database."""
+
+    def __init__(self, session: AsyncSession, tenant_id: str) -> None:
+        self.session, self.tenant_id = session, tenant_id
+
+    async def device_exists(self, tenant_id: str, device_id: str) -> bool:
+        try:
+            await get_device(self.session, tenant_id, device_id)
+        except NotFound:
+            return False
+        return True
+
+    async def user_matches(self, tenant_id: str, device_id: str, user_id: str) -> bool:
+        device = await get_device(self.session, tenant_id, device_id)
+        return device.user_id is not None and device.user_id.lower() == user_id.lower()
+
+    async def challenge_used(self, challenge_id: str) -> bool:
+        used = await self.session.scalar(
+            select(ScepTransactionRow.id).where(
+                ScepTransactionRow.challenge_id == challenge_id,
+                ScepTransactionRow.state == "issued",
+            )
+        )
+        return used is not None
+
+    async def is_profile_targeted(self, device_id: str, profile_id: str) -> bool:
+        device = await get_device(self.session, self.tenant_id, device_id)
+        groups = await group_ids_for(
+            self.session, self.tenant_id, user_id=device.user_id, device_id=device_id
+        )
+        return await is_targeted(self.session, self.tenant_id, device_id, profile_id, groups)
+
+
+def _result(context: CloudContext, code: ErrorCode, description: str) -> ScepActionResult:
+    return ScepActionResult.model_validate(
+        {
+            "code": code.value,
+            "errorDescription": description,
+            "@odata.context": ODATA_CONTEXT.format(base=context.settings.public_base_url),
+        }
+    )
+
+
+def _csr_digest(certificate_request: str) -> str:
+    try:
+        der = base64.b64decode(certificate_request, validate=False)
+    except (binascii.Error, ValueError):
+        der = certificate_request.encode()
+    return hashlib.sha256(der).hexdigest()
+
+
+async def _transaction(
+    session: AsyncSession, tenant_id: str, transaction_id: str
+) -> ScepTransactionRow | None:
+    row: ScepTransactionRow | None = await session.scalar(
+        select(ScepTransactionRow).where(
+            ScepTransactionRow.tenant_id == tenant_id,
+            ScepTransactionRow.transaction_id == transaction_id,
+        )
+    )
+    return row
+
+
+async def validate_request(
+    session: AsyncSession,
+    context: CloudContext,
+    tenant_id: str,
+    caller: str,
+    body: ValidationRequestBody,
+) -> ScepActionResult:
+    now = context.clock.now()
+    verdict = await validate(
+        body.certificate_request,
+        keys=challenge_keys(context),
+        caller_tenant_id=tenant_id,
+        now=now,
+        lookup=_Lookup(session, tenant_id),
+        allow_reuse=context.settings.challenge_reusable,
+    )
+    claims = verdict.claims
+    row = await _transaction(session, tenant_id, body.transaction_id)
+    if row is None:
+        row = ScepTransactionRow(tenant_id=tenant_id, transaction_id=body.transaction_id)
+        session.add(row)
+    elif row.state in ("issued", "failed"):
+        # the request was already served: do not reopen it
+        return _result(
+            context,
+            ErrorCode.BAD_CERTIFICATE_REQUEST_ID_IN_CHALLENGE,
+            "this transaction was already reported",
+        )
+    row.caller = caller
+    row.challenge_id = claims.challenge_id if claims else None
+    row.device_id = claims.device_id if claims else None
+    row.profile_id = claims.profile_id if claims else None
+    row.validation_code = verdict.code.value
+    row.state = "validated" if verdict.ok else "rejected"
+    row.csr_sha256 = _csr_digest(body.certificate_request)
+    row.validated_at = now
+    await session.flush()
+    if claims is not None and await _Lookup(session, tenant_id).device_exists(
+        tenant_id, claims.device_id
+    ):
+        await record_certificate_state(
+            session,
+            tenant_id,
+            device_id=claims.device_id,
+            configuration_id=claims.profile_id,
+            issuance_state=(
+                CertificateIssuanceState.CHALLENGE_VALIDATION_SUCCEEDED
+                if verdict.ok
+                else CertificateIssuanceState.CHALLENGE_VALIDATION_FAILED
+            ),
+            now=now,
+        )
+    return _result(context, verdict.code, verdict.description)
+
+
+async def success_notification(
+    session: AsyncSession,
+    context: CloudContext,
+    tenant_id: str,
+    body: SuccessNotificationBody,
+) -> ScepActionResult:
+    now = context.clock.now()
+    row = await _transaction(session, tenant_id, body.transaction_id)
+    if row is None or row.state == "rejected":
+        return _result(context, ErrorCode.UNKNOWN, "no validated request with this transactionId")
+    if row.state == "issued":
+        return _result(context, ErrorCode.SUCCESS, "")  # a repeated delivery: nothing changes
+    if row.state != "validated" or row.csr_sha256 != _csr_digest(body.certificate_request):
+        return _result(context, ErrorCode.UNKNOWN, "the notification does not match the request")
+    row.state = "issued"
+    row.certificate_serial = body.certificate_serial_number.lower()
+    row.certificate_thumbprint = body.certificate_thumbprint.upper()
+    row.reported_at = now
+    await session.flush()
+    if row.device_id and row.profile_id:
+        await record_certificate_state(
+            session,
+            tenant_id,
+            device_id=row.device_id,
+            configuration_id=row.profile_id,
+            issuance_state=CertificateIssuanceState.ISSUED,
+            now=now,
+            serial_number=row.certificate_serial,
+            thumbprint=row.certificate_thumbprint,
+            issuer=body.issuing_certificate_authority,
+            ca_configuration=body.ca_configuration,
+            certificate_authority=body.certificate_authority,
+            expiration=_parse_time(body.certificate_expiration_date_utc),
+            issued_at=now,
+        )
+    return _result(context, ErrorCode.SUCCESS, "")
+
+
+async def failure_notification(
+    session: AsyncSession,
+    context: CloudContext,
+    tenant_id: str,
+    body: FailureNotificationBody,
+) -> ScepActionResult:
+    now = context.clock.now()
+    row = await _transaction(session, tenant_id, body.transaction_id)
+    if row is None:
+        return _result(context, ErrorCode.UNKNOWN, "no request with this transactionId")
+    if row.state in ("issued", "failed"):
+        return _result(context, ErrorCode.SUCCESS, "")  # already reported: nothing changes
+    row.state = "failed"
+    row.hresult = body.h_result
+    row.error_description = body.error_description[:255]
+    row.reported_at = now
+    await session.flush()
+    if row.device_id and row.profile_id:
+        await record_certificate_state(
+            session,
+            tenant_id,
+            device_id=row.device_id,
+            configuration_id=row.profile_id,
+            issuance_state=CertificateIssuanceState.ISSUE_FAILED,
+            now=now,
+            error_code=body.h_result,
+        )
+    return _result(context, ErrorCode.SUCCESS, "")
+
+
+def _parse_time(text: str) -> dt.datetime | None:
+    """ISO-8601 UTC with up to 7 fractional digits (`2018-06-11T16:11:20.0904778Z`)."""
+    value = text.strip().removesuffix("Z")
+    if "." in value:
+        head, fraction = value.split(".", 1)
+        value = f"{head}.{fraction[:6]}"
+    try:
+        parsed = dt.datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return parsed.replace(tzinfo=dt.UTC) if parsed.tzinfo is None else parsed.astimezone(dt.UTC)

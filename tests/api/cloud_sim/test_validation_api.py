@@ -1,0 +1,292 @@
+"""Microsoft's third-party SCEP validation API against a real challenge: validate, notify,
+revoke — with a client written from the published wire shapes (bearer token from the token
+endpoint, `api-version`, `client-request-id`)."""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass
+
+import httpx
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from fastapi import FastAPI
+
+from cloud_sim.challenges import IssuedChallenge, issue_challenge
+from cloud_sim.domain.identity import GroupMember, MemberKind
+from cloud_sim.management import (
+    assign_configuration,
+    certificate_states_for_device,
+    create_configuration,
+    create_device,
+    retire_device,
+)
+from cloud_sim.management.devices import NewDevice
+from cloud_sim.management.records import SYSTEM_ACTOR, AssignmentTarget
+from cloud_sim.store.identity import directory
+from shared.pki import CsrSpec, KeySpec, LabCert, LabPki, San, build_csr, generate_key
+
+from .admin_support import db, scep_body, trusted_body
+from .identity_support import Lab, app_fixture, app_token, cheap_hashes_fixture, lab_fixture  # noqa: F401
+
+SCEP = "/RACerts/ScepRequestValidationFEService/ScepActions"
+PKI = "/RACerts/PkiConnectorFEService/CertificateAuthorityRequests"
+HEADERS = {"api-version": "2018-02-20", "client-request-id": "3f2a9c1e-0000-4000-8000-000000000001"}
+
+
+@dataclass(frozen=True)
+class Enrolment:
+    device_id: str
+    profile_id: str
+    challenge: IssuedChallenge
+    token: str
+
+
+@pytest.fixture
+async def enrolment(
+    app: FastAPI, lab: Lab, lab_pki: LabPki, client: httpx.AsyncClient
+) -> Enrolment:
+    now = app.state.cloud.clock.now()
+    async with db(app) as session:
+        tenant = lab.tenant.id
+        device = await create_device(
+            session,
+            tenant,
+            NewDevice.model_validate(
+                {
+                    "deviceName": "LAPTOP-7",
+                    "platform": "windows",
+                    "serialNumber": "SN-7",
+                    "userId": lab.user.id,
+                    "userPrincipalName": lab.user.user_principal_name,
+                }
+            ),
+            actor=SYSTEM_ACTOR,
+            now=now,
+        )
+        root = await create_configuration(
+            session,
+            tenant,
+            trusted_body(
+                lab_pki,
+                "windows81",
+                trustedRootCertificate=base64.b64encode(
+                    lab_pki.cert(LabCert.ISSUING_CA).public_bytes(serialization.Encoding.DER)
+                ).decode(),
+            ),
+            actor=SYSTEM_ACTOR,
+            now=now,
+        )
+        profile = await create_configuration(
+            session, tenant, scep_body(root.id), actor=SYSTEM_ACTOR, now=now
+        )
+        people = await directory(session, tenant)
+        group = await people.create_group("Lab Windows devices")
+        await people.add_member(group.id, GroupMember(MemberKind.DEVICE, device.id))
+        for configuration in (root, profile):
+            await assign_configuration(
+                session,
+                tenant,
+                configuration.id,
+                [AssignmentTarget(group.id)],
+                actor=SYSTEM_ACTOR,
+                now=now,
+            )
+        issued = await issue_challenge(session, app.state.cloud, tenant, device.id, profile.id)
+    token = await app_token(client, lab.scep_app.app_id, lab.scep_secret)
+    return Enrolment(device.id, profile.id, issued, token)
+
+
+def _csr(challenge: IssuedChallenge, *, subject: str | None = None) -> str:
+    key = generate_key(KeySpec("rsa", challenge.key_size))
+    spec = CsrSpec(
+        subject=x509.Name.from_rfc4514_string(subject or challenge.subject),
+        sans=tuple(San(kind, value) for kind, value in challenge.sans),
+        ekus=challenge.ekus,
+        key_usage=challenge.key_usage,  # type: ignore[arg-type]
+        challenge_password=challenge.challenge,
+    )
+    return base64.b64encode(build_csr(key, spec).public_bytes(serialization.Encoding.DER)).decode()
+
+
+async def _post(
+    client: httpx.AsyncClient, path: str, token: str, body: dict[str, object], **headers: str
+) -> httpx.Response:
+    return await client.post(
+        path, json=body, headers={"Authorization": f"Bearer {token}", **HEADERS, **headers}
+    )
+
+
+def _validate(transaction: str, csr: str) -> dict[str, object]:
+    return {
+        "request": {
+            "transactionId": transaction,
+            "certificateRequest": csr,
+            "callerInfo": "lab-test/1.0",
+        }
+    }
+
+
+def _success(transaction: str, csr: str, serial: str = "1a2b3c") -> dict[str, object]:
+    return {
+        "notification": {
+            "transactionId": transaction,
+            "certificateRequest": csr,
+            "certificateThumbprint": "ab" * 20,
+            "certificateSerialNumber": serial,
+            "certificateExpirationDateUtc": "2027-11-01T09:00:00.0904778Z",
+            "issuingCertificateAuthority": "CN=Lab Issuing CA",
+            "callerInfo": "lab-test/1.0",
+            "caConfiguration": "ca.lab.test\\Lab Issuing CA",
+            "certificateAuthority": "ca.lab.test",
+        }
+    }
+
+
+async def test_validate_then_notify_then_replay(
+    app: FastAPI, lab: Lab, client: httpx.AsyncClient, enrolment: Enrolment
+) -> None:
+    csr = _csr(enrolment.challenge)
+    validated = await _post(
+        client, f"{SCEP}/validateRequest", enrolment.token, _validate("tx-1", csr)
+    )
+    assert validated.status_code == 200, validated.text
+    assert validated.json()["code"] == "Success"
+    assert "errorDescription" in validated.json()
+    assert validated.headers["client-request-id"] == HEADERS["client-request-id"]
+
+    for _ in range(2):  # a repeated delivery answers the same and changes nothing
+        notified = await _post(
+            client, f"{SCEP}/successNotification", enrolment.token, _success("tx-1", csr)
+        )
+        assert notified.json()["code"] == "Success", notified.text
+    async with db(app) as session:
+        states = await certificate_states_for_device(session, lab.tenant.id, enrolment.device_id)
+    issued = [s for s in states if s.serial_number == "1a2b3c"]
+    assert len(issued) == 1
+    assert issued[0].thumbprint == "AB" * 20
+
+    replay = await _post(
+        client,
+        f"{SCEP}/validateRequest",
+        enrolment.token,
+        _validate("tx-2", _csr(enrolment.challenge)),
+    )
+    assert replay.json()["code"] == "BadCertificateRequestIdInChallenge"
+
+
+async def test_another_identity_is_refused_and_recorded(
+    app: FastAPI, lab: Lab, client: httpx.AsyncClient, enrolment: Enrolment
+) -> None:
+    csr = _csr(enrolment.challenge, subject="CN=Administrator")
+    response = await _post(
+        client, f"{SCEP}/validateRequest", enrolment.token, _validate("tx-evil", csr)
+    )
+    assert response.json()["code"] == "SubjectNameMismatch"
+    # a success notification for a refused request is refused too: nothing becomes "issued"
+    notified = await _post(
+        client, f"{SCEP}/successNotification", enrolment.token, _success("tx-evil", csr)
+    )
+    assert notified.json()["code"] != "Success"
+    async with db(app) as session:
+        states = await certificate_states_for_device(session, lab.tenant.id, enrolment.device_id)
+    assert [s.issuance_state.value for s in states] == ["challengeValidationFailed"]
+
+
+async def test_failure_notification(
+    app: FastAPI, lab: Lab, client: httpx.AsyncClient, enrolment: Enrolment
+) -> None:
+    csr = _csr(enrolment.challenge)
+    await _post(client, f"{SCEP}/validateRequest", enrolment.token, _validate("tx-f", csr))
+    body = {
+        "notification": {
+            "transactionId": "tx-f",
+            "certificateRequest": csr,
+            "hResult": -2146875392,
+            "errorDescription": "CERTSRV_E_UNSUPPORTED_CERT_TYPE",
+            "callerInfo": "lab-test/1.0",
+        }
+    }
+    assert (await _post(client, f"{SCEP}/failureNotification", enrolment.token, body)).json()[
+        "code"
+    ] == "Success"
+    async with db(app) as session:
+        states = await certificate_states_for_device(session, lab.tenant.id, enrolment.device_id)
+    assert states[0].issuance_state.value == "issueFailed"
+    assert states[0].error_code == -2146875392
+
+
+async def test_retire_then_revocation_round_trip(
+    app: FastAPI, lab: Lab, client: httpx.AsyncClient, enrolment: Enrolment
+) -> None:
+    csr = _csr(enrolment.challenge)
+    await _post(client, f"{SCEP}/validateRequest", enrolment.token, _validate("tx-r", csr))
+    await _post(
+        client, f"{SCEP}/successNotification", enrolment.token, _success("tx-r", csr, serial="77aa")
+    )
+    async with db(app) as session:
+        await retire_device(
+            session,
+            lab.tenant.id,
+            enrolment.device_id,
+            actor=SYSTEM_ACTOR,
+            now=app.state.cloud.clock.now(),
+        )
+    headers = {"api-version": "5019-05-05"}
+    download = await _post(
+        client,
+        f"{PKI}/downloadRevocationRequests",
+        enrolment.token,
+        {"downloadParameters": {"maxRequests": 10, "issuerName": None}},
+        **headers,
+    )
+    assert download.status_code == 200, download.text
+    requests = download.json()["value"]
+    assert [r["serialNumber"] for r in requests] == ["77aa"]
+    # Java sends codes as numeric strings, C# as names: both are understood
+    upload = await _post(
+        client,
+        f"{PKI}/uploadRevocationResults",
+        enrolment.token,
+        {
+            "results": [
+                {
+                    "requestContext": requests[0]["requestContext"],
+                    "succeeded": True,
+                    "errorCode": "0",
+                    "errorMessage": "",
+                }
+            ]
+        },
+        **headers,
+    )
+    assert upload.json() == {"value": True}
+    async with db(app) as session:
+        states = await certificate_states_for_device(session, lab.tenant.id, enrolment.device_id)
+    assert states[0].revoke_status.value == "revoked"
+    again = await _post(
+        client,
+        f"{PKI}/downloadRevocationRequests",
+        enrolment.token,
+        {"downloadParameters": {"maxRequests": 10}},
+        **headers,
+    )
+    assert again.json()["value"] == []
+
+
+async def test_access_is_checked(client: httpx.AsyncClient, lab: Lab, enrolment: Enrolment) -> None:
+    body = _validate("tx-x", _csr(enrolment.challenge))
+    assert (await client.post(f"{SCEP}/validateRequest", json=body)).status_code == 401
+    graph_only = await app_token(client, lab.graph_only_app.app_id, lab.graph_only_secret)
+    assert (await _post(client, f"{SCEP}/validateRequest", graph_only, body)).status_code == 403
+    wrong_version = await _post(
+        client, f"{SCEP}/validateRequest", enrolment.token, body, **{"api-version": "1999-01-01"}
+    )
+    assert wrong_version.status_code == 400
+
+
+async def test_the_openapi_description_lists_the_validation_api(client: httpx.AsyncClient) -> None:
+    paths = (await client.get("/openapi.json")).json()["paths"]
+    assert f"{SCEP}/validateRequest" in paths
+    assert f"{PKI}/uploadRevocationResults" in paths
