@@ -28,14 +28,14 @@ from shared.tls import client_certificate
 
 from .. import scep_actions
 from ..auth import AdminCaller
-from ..connector_ca import (
-    ConnectorCertificateRejected,
-    check_connector_certificate,
-    identity_of,
-    issue_connector_certificate,
-)
 from ..context import CloudContext
 from ..deps import Context, Session
+from ..identity_ca import (
+    CertificateRejected,
+    check_client_certificate,
+    identity_of,
+    issue_client_certificate,
+)
 from ..management import find_connector, record_heartbeat, register_connector
 from ..management.records import Actor
 from ..store.connectors import ConnectorIdentityRow
@@ -85,7 +85,7 @@ async def _issue(
     now = context.clock.now()
     ca_cert = context.pki.cert(LabCert.INTUNE_CONNECTOR_CA)
     try:
-        cert = issue_connector_certificate(
+        cert = issue_client_certificate(
             _der(csr),
             connector_id,
             ca_cert=ca_cert,
@@ -149,18 +149,18 @@ async def require_connector(
     if cert is None:
         raise HTTPException(401, "a client certificate from the Intune Connector CA is required")
     try:
-        identity = check_connector_certificate(
+        identity = check_client_certificate(
             cert, ca_cert=context.pki.cert(LabCert.INTUNE_CONNECTOR_CA), now=context.clock.now()
         )
-    except ConnectorCertificateRejected as exc:
+    except CertificateRejected as exc:
         raise HTTPException(403, str(exc)) from exc
-    row = await session.get(ConnectorIdentityRow, identity.connector_id)
-    if row is None or await find_connector(session, identity.connector_id) is None:
+    row = await session.get(ConnectorIdentityRow, identity.id)
+    if row is None or await find_connector(session, identity.id) is None:
         raise HTTPException(403, "this connector was deleted or never signed in")
     if row.serial_number != identity.serial_number:
         raise HTTPException(403, "this certificate was superseded by a renewal")
-    await record_heartbeat(session, identity.connector_id, context.clock.now())
-    return ConnectorCaller(connector_id=identity.connector_id, tenant_id=row.tenant_id)
+    await record_heartbeat(session, identity.id, context.clock.now())
+    return ConnectorCaller(connector_id=identity.id, tenant_id=row.tenant_id)
 
 
 Connector = Annotated[ConnectorCaller, Depends(require_connector)]

@@ -45,3 +45,16 @@ class ScepTransactionRow(Base):
     csr_sha256: Mapped[str] = mapped_column(String(64))
     validated_at: Mapped[dt.datetime]
     reported_at: Mapped[dt.datetime | None] = mapped_column(default=None)
+
+
+class DeviceIdentityRow(Base):
+    """A managed device's MDM identity certificate (from the MDM Device CA): the current one."""
+
+    __tablename__ = "device_identities"
+
+    device_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(String(64), index=True)
+    serial_number: Mapped[str] = mapped_column(String(64))
+    thumbprint: Mapped[str] = mapped_column(String(64))
+    not_after: Mapped[dt.datetime]
+    issued_at: Mapped[dt.datetime]
