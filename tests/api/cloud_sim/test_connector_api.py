@@ -29,7 +29,7 @@ from shared.pki import (
 )
 
 from .admin_support import db
-from .identity_support import Lab, app_fixture, cheap_hashes_fixture, lab_fixture, user_token  # noqa: F401
+from .identity_support import Lab, app_fixture, cheap_hashes_fixture, lab_fixture, user_token  # noqa: F401 (fixtures)
 
 INTUNE = "https://api.manage.microsoft.com//.default"
 

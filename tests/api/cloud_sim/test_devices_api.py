@@ -26,14 +26,14 @@ from cloud_sim.store.identity import directory
 from shared.pki import CsrSpec, KeySpec, LabCert, LabPki, San, build_csr, generate_key
 
 from .admin_support import db, scep_body, trusted_body
-from .identity_support import (
+from .identity_support import (  # noqa: F401 (fixtures)
     Lab,
     app_fixture,
     app_token,
     cheap_hashes_fixture,
     lab_fixture,
     user_token,
-)  # noqa: F401
+)
 from .test_connector_api import _with_client_cert
 
 INTUNE = "https://api.manage.microsoft.com//.default"

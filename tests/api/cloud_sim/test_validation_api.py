@@ -28,7 +28,7 @@ from cloud_sim.store.identity import directory
 from shared.pki import CsrSpec, KeySpec, LabCert, LabPki, San, build_csr, generate_key
 
 from .admin_support import db, scep_body, trusted_body
-from .identity_support import Lab, app_fixture, app_token, cheap_hashes_fixture, lab_fixture  # noqa: F401
+from .identity_support import Lab, app_fixture, app_token, cheap_hashes_fixture, lab_fixture  # noqa: F401 (fixtures)
 
 SCEP = "/RACerts/ScepRequestValidationFEService/ScepActions"
 PKI = "/RACerts/PkiConnectorFEService/CertificateAuthorityRequests"
