@@ -14,7 +14,7 @@ from shared.pki import LabPki
 
 from . import identity_auth
 from .context import CloudContext
-from .routes import admin, connector, devices, identity, validation
+from .routes import admin, connector, devices, identity, lab, validation
 from .settings import CloudSettings
 from .store import create_tables
 
@@ -48,6 +48,7 @@ def create_app(settings: CloudSettings, *, pki: LabPki, clock: Clock | None = No
     app.include_router(validation.router)
     app.include_router(connector.router)
     app.include_router(devices.router)
+    app.include_router(lab.router)
 
     @app.get("/health")
     async def health() -> dict[str, str]:

@@ -34,6 +34,7 @@ class CloudSettings(BaseSettings):
         default=False, description="may a challenge be used again after a successful issuance"
     )
     connector_certificate_days: int = Field(default=365, gt=0)
+    lab_api: bool = Field(default=True, description="serve /lab/* (challenges on demand)")
 
     @property
     def effective_pki_dir(self) -> Path:
