@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from . import __version__, commands
+from . import __version__, challenge, commands, info
 from .bench import bench_app
 
 app = typer.Typer(
@@ -18,6 +18,8 @@ app.add_typer(bench_app, name="bench")
 app.command()(commands.up)
 app.command()(commands.status)
 app.command()(commands.otp)
+app.command()(info.info)
+app.command()(challenge.challenge)
 
 
 def _version(value: bool) -> None:

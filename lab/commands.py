@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import ssl
 from pathlib import Path
 from typing import Annotated
 
@@ -12,7 +13,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from .home import default_data_dir, load_or_create_state, load_state, save_state
+from .home import default_data_dir, load_or_create_state, load_state, save_state, tls_root_path
 
 DataOption = Annotated[
     Path,
@@ -33,7 +34,9 @@ def up(
         str, typer.Option(help="NDES policy module: otp (one-time passwords) or none.")
     ] = "otp",
 ) -> None:
-    """Run every party in this process on loopback ports until Ctrl-C."""
+    """Run every party in this process on loopback ports until Ctrl-C. The first run makes the
+    lab PKI and a demo tenant in the cloud, and prints its credentials (`scep-lab info` again)."""
+    from .info import credentials_table
     from .runner import StartError, parties, serve
 
     if policy not in ("otp", "none"):
@@ -50,7 +53,7 @@ def up(
             await started.wait()
             table = Table(title="intune-scep-lab is up (Ctrl-C stops it)")
             table.add_column("party")
-            table.add_column("URL")
+            table.add_column("URL", overflow="fold")
             for party in lab:
                 table.add_row(party.name, party.url)
             table.add_row("SCEP URL", state.scep_url)
@@ -60,10 +63,11 @@ def up(
                 f"(user {state.ndes_admin_user}; `scep-lab otp` fetches a password)",
             )
             console.print(table)
+            console.print(credentials_table(data, state))
 
         waiter = asyncio.create_task(announce())
         try:
-            await serve(state.host, lab, started=started)
+            await serve(lab, started=started)
         finally:
             waiter.cancel()
 
@@ -86,8 +90,11 @@ def status(data: DataOption) -> None:
     table.add_column("URL")
     table.add_column("health")
     healthy = True
-    with httpx.Client(timeout=5) as client:
-        for party in ("ca", "ndes"):
+    root = tls_root_path(data)
+    # the cloud is HTTPS with the lab's TLS root, as clients of the real one trust Microsoft's
+    verify = ssl.create_default_context(cafile=str(root)) if root.exists() else True
+    with httpx.Client(timeout=5, verify=verify) as client:
+        for party in ("cloud", "ca", "ndes"):
             url = state.url(party)
             try:
                 response = client.get(f"{url}/health")

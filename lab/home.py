@@ -2,6 +2,7 @@
 
 <data>/lab.json     seed of the lab PKI, generated credentials, ports (mode 0600)
 <data>/pki/         the lab PKI (PEM), built once, reused afterwards
+<data>/cloud/       cloud_sim's database and token-signing key
 <data>/ca/          ca_sim's database
 <data>/ndes/        ndes_plugin's RA keys and certificates
 """
@@ -11,8 +12,9 @@ from __future__ import annotations
 import json
 import os
 import secrets
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
+from typing import Any
 
 
 def default_data_dir() -> Path:
@@ -22,8 +24,27 @@ def default_data_dir() -> Path:
 
 @dataclass
 class Ports:
+    cloud: int = 8443
     ca: int = 8090
     ndes: int = 8080
+
+
+@dataclass
+class TenantState:
+    """The demo tenant `up` seeded in the cloud: its ids, and the secrets shown only once at its
+    creation (None if this lab.json did not see it made)."""
+
+    tenant_id: str
+    domain: str
+    display_name: str
+    admin_upn: str
+    operator_upn: str
+    app_id: str
+    app_name: str
+    app_permissions: list[str] = field(default_factory=list)
+    admin_password: str | None = None
+    operator_password: str | None = None
+    app_secret: str | None = None
 
 
 @dataclass
@@ -37,9 +58,11 @@ class LabState:
     host: str = "127.0.0.1"
     ports: Ports = field(default_factory=Ports)
     policy: str = "otp"
+    tenant: TenantState | None = None
 
     def url(self, party: str) -> str:
-        return f"http://{self.host}:{getattr(self.ports, party)}"
+        scheme = "https" if party == "cloud" else "http"
+        return f"{scheme}://{self.host}:{getattr(self.ports, party)}"
 
     @property
     def scep_url(self) -> str:
@@ -50,13 +73,26 @@ def state_path(data: Path) -> Path:
     return data / "lab.json"
 
 
+def tls_root_path(data: Path) -> Path:
+    """The lab's public TLS root (what clients of the cloud trust, as they trust Microsoft's)."""
+    return data / "pki" / "tls-root.pem"
+
+
 def load_state(data: Path) -> LabState | None:
     path = state_path(data)
     if not path.exists():
         return None
     raw = json.loads(path.read_text())
-    ports = Ports(**raw.pop("ports", {}))
-    return LabState(**raw, ports=ports)
+    ports = Ports(**_known(Ports, raw.pop("ports", None) or {}))
+    tenant_raw = raw.pop("tenant", None)
+    tenant = TenantState(**_known(TenantState, tenant_raw)) if tenant_raw else None
+    return LabState(**_known(LabState, raw), ports=ports, tenant=tenant)
+
+
+def _known(cls: type[Any], raw: dict[str, Any]) -> dict[str, Any]:
+    """The keys `cls` knows: a lab.json written by another version still loads."""
+    names = {f.name for f in fields(cls)}
+    return {key: value for key, value in raw.items() if key in names}
 
 
 def save_state(data: Path, state: LabState) -> None:

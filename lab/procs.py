@@ -72,7 +72,7 @@ def lab_process(data: Path, *, timeout: float = 90) -> Iterator[str]:
     from .home import load_or_create_state, save_state
 
     state = load_or_create_state(data)
-    state.ports.ca, state.ports.ndes = free_port(), free_port()
+    state.ports.ca, state.ports.ndes, state.ports.cloud = free_port(), free_port(), free_port()
     save_state(data, state)
     args = [sys.executable, "-m", "lab", "up", "--data", str(data)]
     with running(args, log=data / "lab.log") as proc:

@@ -1,8 +1,11 @@
 """`scep-lab up`: every party built so far, in one process, on loopback ports.
 
-Each party is an ordinary app from its own `create_app(settings)`; this module only decides the
-settings (all state under one data folder) and serves the apps side by side with uvicorn. The
-runner owns SIGINT and SIGTERM: the first stops every server gracefully, a second stops waiting.
+Each party is an ordinary app from its own `create_app(settings)`, served with the uvicorn
+configuration it would have alone (the cloud's HTTPS from `cloud_sim.serve`); this module only
+decides the settings (all state under one data folder) and serves the apps side by side. The
+cloud seeds the demo tenant as the last step of its start-up, so once it answers, the tenant is
+there and its credentials are in lab.json. The runner owns SIGINT and SIGTERM: the first stops
+every server gracefully, a second stops waiting.
 """
 
 from __future__ import annotations
@@ -12,9 +15,10 @@ import contextlib
 import datetime as dt
 import logging
 import signal
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import uvicorn
 from fastapi import FastAPI
@@ -22,11 +26,16 @@ from pydantic import SecretStr
 
 from ca_sim.app import create_app as create_ca
 from ca_sim.settings import CaSettings
+from cloud_sim.app import create_app as create_cloud
+from cloud_sim.context import CloudContext
+from cloud_sim.serve import uvicorn_config as cloud_uvicorn_config
+from cloud_sim.settings import CloudSettings
 from ndes_plugin.app import create_app as create_ndes
 from ndes_plugin.settings import NdesSettings
-from shared.pki import build_lab_pki, default_lab_spec
+from shared.pki import LabPki, build_lab_pki, default_lab_spec
 
-from .home import LabState
+from .home import LabState, TenantState, save_state
+from .seed import DemoTenant, seed_demo_tenant
 
 log = logging.getLogger(__name__)
 
@@ -38,15 +47,25 @@ PKI_NOT_BEFORE = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
 class Party:
     name: str
     url: str
-    app: FastAPI
-    port: int
-    max_request_head: int | None = None
-    """For NDES: h11 with a larger request-head limit, so long GET PKIOperation URLs get in."""
+    config: uvicorn.Config
+    """How the party is served: its app, host and port, protocol and TLS."""
 
 
-def build_pki(data: Path, state: LabState) -> None:
+def build_pki(data: Path, state: LabState) -> LabPki:
+    """The lab PKI in <data>/pki, made on the first run and reused afterwards."""
     spec = default_lab_spec(bytes.fromhex(state.seed), PKI_NOT_BEFORE)
-    build_lab_pki(spec, data / "pki")
+    return build_lab_pki(spec, data / "pki")
+
+
+def cloud_settings(data: Path, state: LabState) -> CloudSettings:
+    return CloudSettings(
+        host=state.host,
+        port=state.ports.cloud,
+        data_dir=data / "cloud",
+        pki_dir=data / "pki",
+        public_base_url=state.url("cloud"),
+        tls=True,
+    )
 
 
 def ca_settings(data: Path, state: LabState) -> CaSettings:
@@ -80,14 +99,84 @@ def ndes_settings(data: Path, state: LabState) -> NdesSettings:
 
 def parties(data: Path, state: LabState) -> list[Party]:
     """In start order: a party's dependencies come first."""
-    build_pki(data, state)
+    pki = build_pki(data, state)
+    cloud = cloud_settings(data, state)
+    cloud_app = create_cloud(cloud, pki=pki)
+    seed_on_start(cloud_app, data, state, pki)
+    cloud_config = cloud_uvicorn_config(cloud_app, cloud, pki)
+    cloud_config.lifespan = "on"  # a failed start-up (or seed) stops the lab
+    ca_app = create_ca(ca_settings(data, state))
     ndes = ndes_settings(data, state)
     return [
-        Party("ca", state.url("ca"), create_ca(ca_settings(data, state)), state.ports.ca),
+        Party("cloud", state.url("cloud"), cloud_config),
+        Party("ca", state.url("ca"), _plain_config(ca_app, state.host, state.ports.ca)),
         Party(
-            "ndes", state.url("ndes"), create_ndes(ndes), state.ports.ndes, ndes.max_request_head
+            "ndes",
+            state.url("ndes"),
+            # h11 with a larger request-head limit, so long GET PKIOperation URLs get in
+            _plain_config(
+                create_ndes(ndes),
+                state.host,
+                state.ports.ndes,
+                http="h11",
+                h11_max_incomplete_event_size=ndes.max_request_head,
+            ),
         ),
     ]
+
+
+def _plain_config(app: FastAPI, host: str, port: int, **options: Any) -> uvicorn.Config:
+    return uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="on", **options)
+
+
+def seed_on_start(app: FastAPI, data: Path, state: LabState, pki: LabPki) -> None:
+    """Make the cloud seed the demo tenant at the end of its start-up (its lifespan has made the
+    tables by then), and keep the tenant's facts and first-time secrets in lab.json."""
+    inner = app.router.lifespan_context
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[Any]:
+        async with inner(app) as value:
+            context: CloudContext = app.state.cloud
+            tenant = await seed_demo_tenant(
+                context.sessions, pki=pki, scep_url=state.scep_url, now=context.clock.now()
+            )
+            remember_tenant(state, tenant)
+            save_state(data, state)
+            yield value
+
+    app.router.lifespan_context = lifespan
+
+
+def remember_tenant(state: LabState, tenant: DemoTenant) -> None:
+    """Put the tenant's facts in `state`: its secrets when they are new, else the ones already
+    kept for that tenant (None if lab.json never saw them: the cloud keeps only hashes)."""
+    known = state.tenant if state.tenant and state.tenant.tenant_id == tenant.tenant_id else None
+    passwords: tuple[str | None, str | None, str | None] = (None, None, None)
+    if (new := tenant.secrets) is not None:
+        passwords = (new.admin_password, new.operator_password, new.app_secret)
+    elif known is not None:
+        passwords = (known.admin_password, known.operator_password, known.app_secret)
+    else:
+        log.warning(
+            "the demo tenant %s was made by an earlier lab.json: its passwords and secret are "
+            "unknown (delete the cloud folder of the data folder to make a new tenant)",
+            tenant.tenant_id,
+        )
+    admin_password, operator_password, app_secret = passwords
+    state.tenant = TenantState(
+        tenant_id=tenant.tenant_id,
+        domain=tenant.domain,
+        display_name=tenant.display_name,
+        admin_upn=tenant.admin_upn,
+        operator_upn=tenant.operator_upn,
+        app_id=tenant.app_id,
+        app_name=tenant.app_name,
+        app_permissions=list(tenant.app_permissions),
+        admin_password=admin_password,
+        operator_password=operator_password,
+        app_secret=app_secret,
+    )
 
 
 class _LabServer(uvicorn.Server):
@@ -104,9 +193,9 @@ class StartError(RuntimeError):
     pass
 
 
-async def serve(host: str, parties: list[Party], *, started: asyncio.Event | None = None) -> None:
+async def serve(parties: list[Party], *, started: asyncio.Event | None = None) -> None:
     """Serve every party until SIGINT/SIGTERM. Parties start in order, each once the previous
-    one is up (NDES asks the CA for its RA certificates at start)."""
+    one is up (NDES asks the CA for its RA certificates at start; the cloud seeds its tenant)."""
     servers: list[_LabServer] = []
     stopping = asyncio.Event()
 
@@ -131,10 +220,7 @@ async def serve(host: str, parties: list[Party], *, started: asyncio.Event | Non
 
     try:
         for party in parties:
-            config = uvicorn.Config(
-                party.app, host=host, port=party.port, log_level="warning", lifespan="on"
-            )
-            server = _LabServer(config)
+            server = _LabServer(party.config)
             servers.append(server)
             tasks.append(asyncio.create_task(run(server, party.name)))
             # uvicorn offers no event for "started"; poll its flag, bounded

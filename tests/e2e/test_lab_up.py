@@ -56,7 +56,7 @@ def _stop(proc: subprocess.Popen[bytes]) -> int:
 def test_up_status_otp_stop_and_restart(tmp_path: Path) -> None:
     data = tmp_path / "lab"
     state = load_or_create_state(data)
-    state.ports.ca, state.ports.ndes = free_port(), free_port()
+    state.ports.ca, state.ports.ndes, state.ports.cloud = free_port(), free_port(), free_port()
     save_state(data, state)
 
     proc = _up(data)

@@ -206,17 +206,27 @@ async def test_a_connector_certificate_is_not_a_device_identity(
         assert (await anonymous.post("/devices/checkin")).status_code == 401
 
 
-async def test_the_lab_challenge_route(app: FastAPI, lab: Lab, lab_pki: LabPki, client: httpx.AsyncClient) -> None:
+async def test_the_lab_challenge_route(
+    app: FastAPI, lab: Lab, lab_pki: LabPki, client: httpx.AsyncClient
+) -> None:
     device_id, profile_id, imei_id = await _setup(app, lab, lab_pki)
     admin = {"Authorization": f"Bearer {await user_token(client, lab.intune_admin, scope=INTUNE)}"}
-    answer = await client.post("/lab/challenge", headers=admin, json={"deviceId": device_id, "profileId": profile_id})
+    answer = await client.post(
+        "/lab/challenge", headers=admin, json={"deviceId": device_id, "profileId": profile_id}
+    )
     assert answer.status_code == 200, answer.text
     body = answer.json()
     assert body["subject"] == "CN=LAPTOP-9"
     assert body["keySize"] == 2048
     assert body["challenge"].isascii()
-    failing = await client.post("/lab/challenge", headers=admin, json={"deviceId": device_id, "profileId": imei_id})
+    failing = await client.post(
+        "/lab/challenge", headers=admin, json={"deviceId": device_id, "profileId": imei_id}
+    )
     assert failing.status_code == 400
     assert "IMEI" in failing.text
     user = {"Authorization": f"Bearer {await user_token(client, lab.user, scope=INTUNE)}"}
-    assert (await client.post("/lab/challenge", headers=user, json={"deviceId": device_id, "profileId": profile_id})).status_code == 403
+    assert (
+        await client.post(
+            "/lab/challenge", headers=user, json={"deviceId": device_id, "profileId": profile_id}
+        )
+    ).status_code == 403

@@ -1,0 +1,105 @@
+"""`scep-lab challenge`: a fresh challenge for a device and SCEP profile of the running lab, with
+what the request must then contain — for testing any SCEP client or server by hand. It signs in
+as the seeded administrator and asks the cloud, as any tool could (`scep-lab info` lists how)."""
+
+from __future__ import annotations
+
+import json
+import ssl
+from pathlib import Path
+from typing import Annotated, Any
+
+import httpx
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from .commands import DataOption
+from .home import LabState, load_state, tls_root_path
+from .info import INTUNE_SCOPE, PUBLIC_CLIENT_ID
+
+DEFAULT_DEVICE = "LAB-LAPTOP-01"
+DEFAULT_PROFILE = "Lab device certificate (Windows)"
+
+
+class LabCallFailed(RuntimeError):
+    pass
+
+
+def _one(client: httpx.Client, path: str, name: str, what: str) -> str:
+    quoted = name.replace("'", "''")
+    field = "deviceName" if what == "device" else "displayName"
+    response = client.get(path, params={"$filter": f"{field} eq '{quoted}'"})
+    if response.status_code != 200:
+        raise LabCallFailed(f"listing {what}s: HTTP {response.status_code} {response.text[:200]}")
+    found = response.json()["value"]
+    if len(found) != 1:
+        raise LabCallFailed(
+            f"no {what} named {name!r}" if not found else f"{what} {name!r} is ambiguous"
+        )
+    return str(found[0]["id"])
+
+
+def fetch_challenge(data: Path, state: LabState, device: str, profile: str) -> dict[str, Any]:
+    tenant = state.tenant
+    if tenant is None or tenant.admin_password is None:
+        raise LabCallFailed("this lab.json has no administrator credentials (run `scep-lab up`)")
+    cloud = state.url("cloud")
+    verify = ssl.create_default_context(cafile=str(tls_root_path(data)))
+    with httpx.Client(base_url=cloud, verify=verify, timeout=30) as client:
+        token = client.post(
+            f"/{tenant.tenant_id}/oauth2/v2.0/token",
+            data={
+                "grant_type": "password",
+                "client_id": PUBLIC_CLIENT_ID,
+                "scope": INTUNE_SCOPE,
+                "username": tenant.admin_upn,
+                "password": tenant.admin_password,
+            },
+        )
+        if token.status_code != 200:
+            raise LabCallFailed(f"sign-in failed: {token.text[:300]}")
+        client.headers["Authorization"] = f"Bearer {token.json()['access_token']}"
+        base = "/beta/deviceManagement"
+        device_id = _one(client, f"{base}/managedDevices", device, "device")
+        profile_id = _one(client, f"{base}/deviceConfigurations", profile, "profile")
+        answer = client.post(
+            "/lab/challenge", json={"deviceId": device_id, "profileId": profile_id}
+        )
+        if answer.status_code != 200:
+            raise LabCallFailed(f"the cloud refused: HTTP {answer.status_code} {answer.text[:300]}")
+        result: dict[str, Any] = answer.json()
+        return result
+
+
+def challenge(
+    data: DataOption,
+    device: Annotated[str, typer.Option(help="Device name.")] = DEFAULT_DEVICE,
+    profile: Annotated[str, typer.Option(help="SCEP profile display name.")] = DEFAULT_PROFILE,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """A fresh challenge for DEVICE and PROFILE, and what the SCEP request must contain."""
+    state = load_state(data)
+    if state is None:
+        typer.echo(f"no lab in {data}: run `scep-lab up` first", err=True)
+        raise typer.Exit(2)
+    try:
+        found = fetch_challenge(data, state, device, profile)
+    except (LabCallFailed, httpx.HTTPError) as exc:
+        typer.echo(f"scep-lab challenge: {exc}", err=True)
+        raise typer.Exit(1) from exc
+    if as_json:
+        typer.echo(json.dumps(found, indent=2))
+        return
+    table = Table(title=f"challenge for {device} / {profile}", show_header=False)
+    table.add_row("subject (RFC 4514)", found["subject"])
+    for san in found["subjectAlternativeNames"]:
+        table.add_row(f"SAN {san['type']}", san["value"])
+    table.add_row("EKU OIDs", ", ".join(found["extendedKeyUsages"]))
+    table.add_row("key usage", ", ".join(found["keyUsage"]))
+    table.add_row("key size", str(found["keySize"]))
+    table.add_row("SCEP URL", ", ".join(found["scepServerUrls"]))
+    table.add_row("CA thumbprint (SHA-1)", found["caThumbprint"])
+    table.add_row("expires", found["expiresAt"])
+    Console().print(table)
+    typer.echo(found["challenge"])

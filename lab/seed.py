@@ -1,0 +1,290 @@
+"""The demo tenant `scep-lab up` puts in the cloud, through the cloud's own service layers: what
+an Intune administrator would have set up before the first device enrols (DESIGN.md, flow 1).
+
+Contoso Lab (contoso-lab.onmicrosoft.com): an Intune Administrator and a Read Only Operator who
+can sign in; two hybrid users (mail, sAMAccountName, SID); a Windows laptop (alice), an iPhone
+(bob) and an Android phone (alice); per platform, trusted-certificate profiles for the
+enterprise root and issuing CA and a SCEP profile naming the issuing CA's, each assigned to the
+platform's group; and the app registration a third-party CA (or NDES's connector) uses to call
+the validation API. Object ids are derived from the tenant id, so the seed reads like a real
+tenant's but is found again; a second call on the same cloud creates nothing.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import logging
+import secrets
+import uuid
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+
+from cryptography.hazmat.primitives.serialization import Encoding
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from cloud_sim import management as mgmt
+from cloud_sim.domain.identity import GroupMember, MemberKind, Tenant, User, UserAttributes
+from cloud_sim.store.identity import create_tenant, directory, find_tenant
+from shared.pki import LabCert, LabPki
+
+log = logging.getLogger(__name__)
+
+DEMO_DOMAIN = "contoso-lab.onmicrosoft.com"
+DEMO_TENANT_NAME = "Contoso Lab"
+ADMIN_UPN = f"admin@{DEMO_DOMAIN}"
+OPERATOR_UPN = f"operator@{DEMO_DOMAIN}"
+APP_NAME = "Lab third-party CA"
+APP_PERMISSIONS = ("scep_challenge_provider", "Application.Read.All")
+_AD_DOMAIN_SID = "S-1-5-21-1004336348-1177238915-682003330"  # the lab's on-premises AD
+_AD_SUFFIX = "contoso-lab.local"
+_GRAPH = "#microsoft.graph."
+_CLIENT_AUTH = {"name": "Client Authentication", "objectIdentifier": "1.3.6.1.5.5.7.3.2"}
+
+
+@dataclass(frozen=True)
+class DemoObject:
+    id: str
+    name: str
+
+
+@dataclass(frozen=True)
+class DemoSecrets:
+    """Shown once, when the tenant is made: the caller keeps them (lab.json, mode 0600)."""
+
+    admin_password: str = field(repr=False)
+    operator_password: str = field(repr=False)
+    app_secret: str = field(repr=False)
+
+
+@dataclass(frozen=True)
+class DemoTenant:
+    tenant_id: str
+    display_name: str
+    domain: str
+    admin_upn: str
+    operator_upn: str
+    app_id: str
+    app_name: str
+    app_permissions: tuple[str, ...]
+    users: tuple[DemoObject, ...]  # name: the UPN
+    groups: tuple[DemoObject, ...]
+    devices: tuple[DemoObject, ...]
+    profiles: tuple[DemoObject, ...]
+    secrets: DemoSecrets | None = field(default=None, repr=False, compare=False)
+    """Only from the call that made the tenant; None when it was there already."""
+
+
+# key, display name, roles, RID in the on-premises domain (None: a cloud-only administrator)
+_PEOPLE = (
+    ("admin", "Lab Administrator", ("Intune Administrator",), None),
+    ("operator", "Lab Operator", ("Read Only Operator",), None),
+    ("alice", "Alice Martin", (), 1105),
+    ("bob", "Bob Nguyen", (), 1106),
+)
+# key: display name, description, (member kind, member key) ...
+_GROUPS: Mapping[str, tuple[str, str, tuple[tuple[MemberKind, str], ...]]] = {
+    "windows": ("Lab Windows devices", "Windows PCs", ((MemberKind.DEVICE, "laptop"),)),
+    "ios": ("Lab iOS users", "Users with an iPhone", ((MemberKind.USER, "bob"),)),
+    "android": ("Lab Android users", "Users with an Android phone", ((MemberKind.USER, "alice"),)),
+}
+# key, primary user, managedDevice (Graph's names)
+_DEVICES: tuple[tuple[str, str, dict[str, str]], ...] = (
+    ("laptop", "alice", {"deviceName": "LAB-LAPTOP-01", "platform": "windows",
+     "osVersion": "10.0.22631.4890", "serialNumber": "5CD4281JQX", "wiFiMacAddress": "9C2DCD1A4E7B",
+     "fullyQualifiedDomainName": f"LAB-LAPTOP-01.{_AD_SUFFIX}"}),
+    ("iphone", "bob", {"deviceName": "LAB-IPHONE-01", "platform": "ios", "osVersion": "17.5.1",
+     "serialNumber": "F2LZK8XQN72Q", "imei": "356749112098761"}),
+    ("android", "alice", {"deviceName": "LAB-PIXEL-01", "platform": "android", "osVersion": "14",
+     "serialNumber": "39011FDJH004GZ", "imei": "353918056432814"}),
+)  # fmt: skip
+_SCEP_COMMON = {
+    "extendedKeyUsages": [_CLIENT_AUTH],
+    "keySize": "size2048",
+    "hashAlgorithm": "sha2",
+    "certificateValidityPeriodValue": 1,
+    "certificateValidityPeriodScale": "years",
+    "renewalThresholdPercentage": 20,
+}
+# group, label, trusted-certificate type, SCEP type, SCEP profile name, its settings
+_PROFILES: tuple[tuple[str, str, str, str, str, dict[str, object]], ...] = (
+    ("windows", "Windows", "windows81", "windows81SCEPCertificateProfile",
+     "Lab device certificate (Windows)",
+     {"certificateType": "device", "subjectNameFormat": "custom",
+      "subjectNameFormatString": "CN={{DeviceName}}",
+      "customSubjectAlternativeNames": [
+          {"sanType": "domainNameService", "name": "{{FullyQualifiedDomainName}}"}],
+      "keyUsage": "keyEncipherment,digitalSignature",
+      "keyStorageProvider": "useTpmKspOtherwiseUseSoftwareKsp", "certificateStore": "machine"}),
+    ("ios", "iOS", "ios", "iosScepCertificateProfile", "Lab user certificate (iOS)",
+     {"certificateType": "user", "subjectNameFormat": "custom",
+      "subjectNameFormatString": "CN={{UserName}}",
+      "customSubjectAlternativeNames": [
+          {"sanType": "userPrincipalName", "name": "{{UserPrincipalName}}"},
+          {"sanType": "emailAddress", "name": "{{EmailAddress}}"}],
+      # signature only: NDES's MSCEP SignatureTemplate, the user template
+      "keyUsage": "digitalSignature"}),
+    ("android", "Android", "androidWorkProfile", "androidWorkProfileScepCertificateProfile",
+     "Lab user certificate (Android work profile)",
+     {"certificateType": "user", "subjectNameFormat": "custom",
+      "subjectNameFormatString": "CN={{UserName}}",
+      "customSubjectAlternativeNames": [
+          {"sanType": "userPrincipalName", "name": "{{UserPrincipalName}}"}],
+      "keyUsage": "keyEncipherment,digitalSignature"}),
+)  # fmt: skip
+
+
+async def seed_demo_tenant(
+    sessions: async_sessionmaker[AsyncSession], *, pki: LabPki, scep_url: str, now: dt.datetime
+) -> DemoTenant:
+    """Make the demo tenant in one transaction, or find it (by its domain) and describe it.
+    `scep_url` is NDES's, written into the SCEP profiles; the trusted profiles carry the lab
+    PKI's root and issuing CA."""
+    async with sessions() as session, session.begin():
+        found = await find_tenant(session, DEMO_DOMAIN)
+        if found is not None:
+            return await _describe(session, found)
+        made = await _create(session, pki, scep_url, now)
+    log.info("seeded the demo tenant %s (%s)", made.tenant_id, DEMO_DOMAIN)
+    return made
+
+
+async def _create(
+    session: AsyncSession, pki: LabPki, scep_url: str, now: dt.datetime
+) -> DemoTenant:
+    tenant = await create_tenant(session, display_name=DEMO_TENANT_NAME, default_domain=DEMO_DOMAIN)
+    people = await directory(session, tenant.id)
+    passwords = {"admin": _password(), "operator": _password()}
+    users: dict[str, User] = {}
+    for key, name, roles, rid in _PEOPLE:
+        users[key] = await people.create_user(
+            user_principal_name=f"{key}@{DEMO_DOMAIN}",
+            display_name=name,
+            password=passwords.get(key),
+            roles=roles,
+            user_id=_id(tenant, "user", key),
+            **_on_premises(key, name, rid),
+        )
+    actor = mgmt.Actor(users["admin"].id, ADMIN_UPN)
+    devices = {key: await _device(session, tenant, key, users[user], body, actor, now)
+               for key, user, body in _DEVICES}  # fmt: skip
+    members: dict[MemberKind, dict[str, str]] = {MemberKind.DEVICE: devices}
+    members[MemberKind.USER] = {key: user.id for key, user in users.items()}
+    for key, (name, description, group_members) in _GROUPS.items():
+        group = await people.create_group(
+            name, description=description, group_id=_id(tenant, "group", key)
+        )
+        for kind, member in group_members:
+            await people.add_member(group.id, GroupMember(kind, members[kind][member]))
+    for group_key, label, trusted_type, scep_type, scep_name, settings in _PROFILES:
+        target = [mgmt.AssignmentTarget(_id(tenant, "group", group_key))]
+        trusted = [
+            await _trusted(session, tenant, pki, cert, label, trusted_type, actor, now)
+            for cert in (LabCert.ROOT_CA, LabCert.ISSUING_CA)
+        ]
+        body = {"@odata.type": _GRAPH + scep_type, "displayName": scep_name, **_SCEP_COMMON}
+        body |= {**settings, "scepServerUrls": [scep_url], "rootCertificate": trusted[-1]}
+        scep = await mgmt.create_configuration(session, tenant.id, body, actor=actor, now=now)
+        for configuration_id in (*trusted, scep.id):
+            await mgmt.assign_configuration(
+                session, tenant.id, configuration_id, target, actor=actor, now=now
+            )
+    _, app_secret = await people.create_app_registration(
+        APP_NAME, permissions=APP_PERMISSIONS, app_id=_id(tenant, "app", APP_NAME)
+    )
+    made = DemoSecrets(passwords["admin"], passwords["operator"], app_secret)
+    return replace(await _describe(session, tenant), secrets=made)
+
+
+async def _describe(session: AsyncSession, tenant: Tenant) -> DemoTenant:
+    people = await directory(session, tenant.id)
+    devices = await mgmt.list_devices(session, tenant.id)
+    profiles = await mgmt.list_configurations(session, tenant.id)
+    app = await people.get_app_registration(_id(tenant, "app", APP_NAME))
+    return DemoTenant(
+        tenant_id=tenant.id,
+        display_name=tenant.display_name,
+        domain=tenant.default_domain,
+        admin_upn=ADMIN_UPN,
+        operator_upn=OPERATOR_UPN,
+        app_id=_id(tenant, "app", APP_NAME),
+        app_name=APP_NAME,
+        app_permissions=tuple(sorted(app.permissions)) if app else (),
+        users=_objects((u.id, u.user_principal_name) for u in await people.list_users()),
+        groups=_objects((g.id, g.display_name) for g in await people.list_groups()),
+        devices=_objects((d.id, d.device_name) for d in devices),
+        profiles=_objects((p.id, p.display_name) for p in profiles),
+    )
+
+
+async def _device(
+    session: AsyncSession,
+    tenant: Tenant,
+    key: str,
+    user: User,
+    body: Mapping[str, str],
+    actor: mgmt.Actor,
+    now: dt.datetime,
+) -> str:
+    new = mgmt.NewDevice.model_validate(
+        {
+            **body,
+            "id": _id(tenant, "device", key),
+            "azureADDeviceId": _id(tenant, "entra-device", key),
+            "userId": user.id,
+            "userPrincipalName": user.user_principal_name,
+            "userDisplayName": user.display_name,
+            "emailAddress": user.mail,
+        }
+    )
+    return (await mgmt.create_device(session, tenant.id, new, actor=actor, now=now)).id
+
+
+async def _trusted(
+    session: AsyncSession,
+    tenant: Tenant,
+    pki: LabPki,
+    cert: LabCert,
+    label: str,
+    odata_type: str,
+    actor: mgmt.Actor,
+    now: dt.datetime,
+) -> str:
+    root = cert is LabCert.ROOT_CA
+    body: dict[str, object] = {
+        "@odata.type": f"{_GRAPH}{odata_type}TrustedRootCertificate",
+        "displayName": f"Lab {'Root' if root else 'Issuing'} CA ({label})",
+        "description": pki.cert(cert).subject.rfc4514_string(),
+        "trustedRootCertificate": base64.b64encode(
+            pki.cert(cert).public_bytes(Encoding.DER)
+        ).decode(),
+        "certFileName": f"lab-{cert.value}.cer",
+    }
+    if odata_type == "windows81":
+        store = "computerCertStoreRoot" if root else "computerCertStoreIntermediate"
+        body["destinationStore"] = store
+    made = await mgmt.create_configuration(session, tenant.id, body, actor=actor, now=now)
+    return made.id
+
+
+def _on_premises(key: str, name: str, rid: int | None) -> UserAttributes:
+    if rid is None:  # an administrator: no Intune licence, no on-premises account
+        return UserAttributes(intune_licensed=False)
+    return UserAttributes(
+        mail=f"{key}@{DEMO_DOMAIN}",
+        on_premises_sam_account_name=key,
+        on_premises_security_identifier=f"{_AD_DOMAIN_SID}-{rid}",
+        on_premises_distinguished_name=f"CN={name},OU=Users,OU=Lab,DC=contoso-lab,DC=local",
+    )
+
+
+def _id(tenant: Tenant, kind: str, key: str) -> str:
+    return str(uuid.uuid5(uuid.UUID(tenant.id), f"{kind}:{key}"))
+
+
+def _password() -> str:
+    return f"Lab-{secrets.token_urlsafe(15)}"
+
+
+def _objects(pairs: Iterable[tuple[str, str]]) -> tuple[DemoObject, ...]:
+    return tuple(DemoObject(object_id, name) for object_id, name in pairs)

@@ -1,0 +1,248 @@
+"""`scep-lab up` with the fake Intune cloud: HTTPS on loopback with the lab's TLS root, a demo
+tenant seeded at start-up whose credentials `scep-lab info` hands out, tokens from the token
+endpoint for the app and the administrator, the admin API and the discovery answering them, and
+a second `up` on the same folder finding the same tenant rather than making another."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import signal
+import ssl
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from lab.home import LabState, load_or_create_state, save_state, tls_root_path
+from lab.procs import free_port, wait_http
+
+pytestmark = pytest.mark.e2e
+
+INTUNE_SCOPE = "https://api.manage.microsoft.com//.default"
+GRAPH_SCOPE = "https://graph.microsoft.com/.default"
+SEEDED_DEVICES = {"LAB-LAPTOP-01", "LAB-IPHONE-01", "LAB-PIXEL-01"}
+START_TIMEOUT = 120.0
+
+
+def _scep_lab(*args: str | Path, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "lab", *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def _up(data: Path) -> subprocess.Popen[bytes]:
+    log = open(data / "up.log", "ab")  # noqa: SIM115 - closed with the process below
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "lab", "up", "--data", str(data)],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    log.close()
+    return proc
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> int:
+    os.killpg(proc.pid, signal.SIGINT)
+    try:
+        return proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
+        raise
+
+
+def _log(data: Path) -> str:
+    return (data / "up.log").read_text()[-3000:]
+
+
+def _trust(data: Path) -> ssl.SSLContext:
+    return ssl.create_default_context(cafile=str(tls_root_path(data)))
+
+
+def _wait_cloud(data: Path, state: LabState, proc: subprocess.Popen[bytes]) -> None:
+    """Until the cloud answers /health over HTTPS, verified against the lab's TLS root (which
+    `up` writes before the cloud starts; the seed is done before the cloud answers)."""
+    deadline = time.monotonic() + START_TIMEOUT
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, f"`up` exited with {proc.returncode}:\n{_log(data)}"
+        if tls_root_path(data).exists():
+            try:
+                health = httpx.get(f"{state.url('cloud')}/health", verify=_trust(data), timeout=2)
+            except httpx.HTTPError:
+                pass
+            else:
+                assert health.json() == {"status": "ok", "party": "cloud"}
+                return
+        time.sleep(0.2)
+    pytest.fail(f"the cloud did not answer within {START_TIMEOUT:.0f} s:\n{_log(data)}")
+
+
+def _info(data: Path) -> dict[str, Any]:
+    result = _scep_lab("info", "--json", "--data", data)
+    assert result.returncode == 0, result.stdout + result.stderr
+    found: dict[str, Any] = json.loads(result.stdout)
+    return found
+
+
+def _token(client: httpx.Client, info: dict[str, Any], **form: str) -> str:
+    response = client.post(info["urls"]["token_endpoint"], data=form)
+    assert response.status_code == 200, response.text
+    return str(response.json()["access_token"])
+
+
+def _app_token(client: httpx.Client, info: dict[str, Any], scope: str) -> str:
+    app = info["app"]
+    form = {"client_id": app["app_id"], "client_secret": app["secret"], "scope": scope}
+    return _token(client, info, grant_type="client_credentials", **form)
+
+
+def _admin_token(client: httpx.Client, info: dict[str, Any]) -> str:
+    admin = info["administrator"]
+    form = {"client_id": admin["client_id"], "username": admin["upn"], "scope": GRAPH_SCOPE}
+    return _token(client, info, grant_type="password", password=admin["password"], **form)
+
+
+def _claims(token: str) -> dict[str, Any]:
+    payload = token.split(".")[1]
+    claims: dict[str, Any] = json.loads(
+        base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4))
+    )
+    return claims
+
+
+def _devices(client: httpx.Client, info: dict[str, Any]) -> list[str]:
+    token = _admin_token(client, info)
+    listed = client.get(
+        f"{info['urls']['graph']}/managedDevices", headers={"Authorization": f"Bearer {token}"}
+    )
+    assert listed.status_code == 200, listed.text
+    return sorted(device["deviceName"] for device in listed.json()["value"])
+
+
+def _challenge_validates(cloud: httpx.Client, data: Path, info: dict[str, Any]) -> None:
+    """`scep-lab challenge --json` for the seeded laptop, a CSR built from what it says, and
+    Microsoft's validation API (as a third-party CA would call it) answers Success; the same CSR
+    with another subject answers SubjectNameMismatch."""
+    import base64
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+
+    from shared.pki import CsrSpec, KeySpec, San, build_csr, generate_key
+
+    shown = _scep_lab("challenge", "--json", "--data", data)
+    assert shown.returncode == 0, shown.stdout + shown.stderr
+    found = json.loads(shown.stdout)
+    assert found["subject"] == "CN=LAB-LAPTOP-01"
+    assert found["scepServerUrls"] == [info["urls"]["ndes_scep"]]
+    token = _app_token(cloud, info, INTUNE_SCOPE)
+    url = f"{info['urls']['validation_service']}/ScepActions/validateRequest"
+    for subject, code in (
+        (found["subject"], "Success"),
+        ("CN=Administrator", "SubjectNameMismatch"),
+    ):
+        key = generate_key(KeySpec("rsa", found["keySize"]))
+        csr = build_csr(
+            key,
+            CsrSpec(
+                subject=x509.Name.from_rfc4514_string(subject),
+                sans=tuple(San(s["type"], s["value"]) for s in found["subjectAlternativeNames"]),
+                ekus=tuple(found["extendedKeyUsages"]),
+                key_usage=frozenset(found["keyUsage"]),
+                challenge_password=found["challenge"],
+            ),
+        )
+        der = csr.public_bytes(serialization.Encoding.DER)
+        answer = cloud.post(
+            url,
+            headers={"Authorization": f"Bearer {token}", "api-version": "2018-02-20"},
+            json={
+                "request": {
+                    "transactionId": f"e2e-{code}",
+                    "certificateRequest": base64.b64encode(der).decode(),
+                    "callerInfo": "e2e",
+                }
+            },
+        )
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["code"] == code, answer.text
+
+
+def test_up_seeds_the_cloud_once_and_hands_out_its_credentials(tmp_path: Path) -> None:
+    data = tmp_path / "lab"
+    state = load_or_create_state(data)
+    state.ports.cloud, state.ports.ca, state.ports.ndes = free_port(), free_port(), free_port()
+    save_state(data, state)
+
+    proc = _up(data)
+    try:
+        _wait_cloud(data, state, proc)
+        info = _info(data)
+        tenant_id = info["tenant"]["id"]
+        assert info["tenant"]["domain"] == "contoso-lab.onmicrosoft.com"
+        assert info["tls_root"] == str(tls_root_path(data))
+        assert info["urls"]["token_endpoint"] == (
+            f"{state.url('cloud')}/{tenant_id}/oauth2/v2.0/token"
+        )
+        assert info["urls"]["ndes_scep"] == state.scep_url
+        assert info["administrator"]["password"] and info["app"]["secret"]
+        assert info["app"]["permissions"] == ["Application.Read.All", "scep_challenge_provider"]
+        assert (data / "lab.json").stat().st_mode & 0o077 == 0
+
+        with httpx.Client(verify=_trust(data), timeout=10) as cloud:
+            intune = _claims(_app_token(cloud, info, INTUNE_SCOPE))
+            assert intune["tid"] == tenant_id
+            assert intune["roles"] == ["scep_challenge_provider"]
+            graph_token = _app_token(cloud, info, GRAPH_SCOPE)
+            discovered = cloud.get(
+                info["urls"]["discovery"], headers={"Authorization": f"Bearer {graph_token}"}
+            )
+            assert discovered.status_code == 200, discovered.text
+            services = {e["capability"]: e["uri"] for e in discovered.json()["value"]}
+            assert services == {
+                "ScepRequestValidationFEService": info["urls"]["validation_service"],
+                "PkiConnectorFEService": info["urls"]["pki_connector_service"],
+            }
+            devices = _devices(cloud, info)
+            assert set(devices) == SEEDED_DEVICES
+
+            _challenge_validates(cloud, data, info)
+
+        wait_http(f"{state.url('ndes')}/health", timeout=START_TIMEOUT, proc=proc)
+        status = _scep_lab("status", "--data", data)
+        assert status.returncode == 0, status.stdout + status.stderr
+        assert "cloud" in status.stdout
+    finally:
+        assert _stop(proc) == 0, _log(data)
+    stored = b"".join(path.read_bytes() for path in (data / "cloud").glob("cloud.db*"))
+    for secret in (info["administrator"]["password"], info["app"]["secret"]):
+        assert secret.encode() not in stored  # the cloud keeps hashes only
+
+    proc = _up(data)
+    try:
+        _wait_cloud(data, state, proc)
+        again = _info(data)
+        assert again == info  # same tenant, same credentials, still working
+        with httpx.Client(verify=_trust(data), timeout=10) as cloud:
+            assert _devices(cloud, again) == devices
+            assert _claims(_app_token(cloud, again, INTUNE_SCOPE))["tid"] == tenant_id
+    finally:
+        assert _stop(proc) == 0, _log(data)
+
+
+def test_info_without_a_lab(tmp_path: Path) -> None:
+    result = _scep_lab("info", "--json", "--data", tmp_path / "nothing")
+    assert result.returncode == 2
+    assert "scep-lab up" in result.stderr
+    assert result.stdout == ""
