@@ -268,8 +268,8 @@ async def _trusted(
 
 
 def _on_premises(key: str, name: str, rid: int | None) -> UserAttributes:
-    if rid is None:  # an administrator: no Intune licence, no on-premises account
-        return UserAttributes(intune_licensed=False)
+    if rid is None:  # an administrator: cloud-only, licensed for Intune (a connector's sign-in
+        return UserAttributes(intune_licensed=True)  # needs an administrator with a licence)
     return UserAttributes(
         mail=f"{key}@{DEMO_DOMAIN}",
         on_premises_sam_account_name=key,

@@ -179,6 +179,75 @@ def _challenge_validates(cloud: httpx.Client, data: Path, info: dict[str, Any]) 
         assert answer.json()["code"] == code, answer.text
 
 
+def _connector_signs_in_and_uses_mutual_tls(
+    cloud: httpx.Client, data: Path, info: dict[str, Any]
+) -> None:
+    """Over real TLS: sign-in gives an identity certificate; with it the connector API answers;
+    without one it is 401; a client certificate from another CA fails the handshake."""
+    import base64
+    import datetime as dt
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.x509.oid import NameOID
+
+    from shared.pki import (
+        CertProfile,
+        CsrSpec,
+        KeySpec,
+        build_csr,
+        generate_key,
+        issue_certificate,
+        new_serial,
+        private_key_pem,
+    )
+
+    key = generate_key(KeySpec("rsa", 2048))
+    csr = build_csr(
+        key, CsrSpec(subject=x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "NDES01")]))
+    )
+    signed_in = cloud.post(
+        f"{info['urls']['cloud']}/connector/enroll",
+        headers={"Authorization": f"Bearer {_admin_token(cloud, info)}"},
+        json={
+            "certificateRequest": base64.b64encode(
+                csr.public_bytes(serialization.Encoding.DER)
+            ).decode(),
+            "machineName": "NDES01.contoso-lab.test",
+        },
+    )
+    assert signed_in.status_code == 200, signed_in.text
+    cert = x509.load_der_x509_certificate(base64.b64decode(signed_in.json()["certificate"]))
+    (data / "connector.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    (data / "connector.key.pem").write_bytes(private_key_pem(key))
+    mtls = _trust(data)
+    mtls.load_cert_chain(data / "connector.pem", data / "connector.key.pem")
+    heartbeat = f"{info['urls']['cloud']}/connector/heartbeat"
+    with httpx.Client(verify=mtls, timeout=10) as connector:
+        assert connector.post(heartbeat, json={"connectorVersion": "6.2405.1.0"}).status_code == 204
+    assert cloud.post(heartbeat, json={}).status_code == 401
+
+    rogue_key = generate_key(KeySpec("rsa", 2048))
+    rogue = issue_certificate(
+        subject=cert.subject,
+        public_key=rogue_key.public_key(),
+        issuer_cert=None,
+        issuer_key=rogue_key,
+        serial=new_serial(),
+        not_before=dt.datetime.now(dt.UTC),
+        profile=CertProfile(validity=dt.timedelta(days=30), ekus=("1.3.6.1.5.5.7.3.2",)),
+    )
+    (data / "rogue.pem").write_bytes(rogue.public_bytes(serialization.Encoding.PEM))
+    (data / "rogue.key.pem").write_bytes(private_key_pem(rogue_key))
+    forged = _trust(data)
+    forged.load_cert_chain(data / "rogue.pem", data / "rogue.key.pem")
+    with (
+        httpx.Client(verify=forged, timeout=10) as intruder,
+        pytest.raises((httpx.ConnectError, httpx.ReadError, httpx.RemoteProtocolError)),
+    ):
+        intruder.post(heartbeat, json={})
+
+
 def test_up_seeds_the_cloud_once_and_hands_out_its_credentials(tmp_path: Path) -> None:
     data = tmp_path / "lab"
     state = load_or_create_state(data)
@@ -218,6 +287,7 @@ def test_up_seeds_the_cloud_once_and_hands_out_its_credentials(tmp_path: Path) -
             assert set(devices) == SEEDED_DEVICES
 
             _challenge_validates(cloud, data, info)
+            _connector_signs_in_and_uses_mutual_tls(cloud, data, info)
 
         wait_http(f"{state.url('ndes')}/health", timeout=START_TIMEOUT, proc=proc)
         status = _scep_lab("status", "--data", data)
