@@ -54,11 +54,13 @@ async def download(
 async def upload(
     session: AsyncSession, context: CloudContext, tenant_id: str, body: UploadRevocationResults
 ) -> dict[str, bool]:
-    for result in body.results:
+    codes = []
+    for result in body.results:  # every code checked before anything is recorded
         try:
-            code = RevocationErrorCode.parse(result.error_code)
+            codes.append(RevocationErrorCode.parse(result.error_code))
         except ValueError as exc:
             raise HTTPException(400, f"unknown errorCode {result.error_code!r}") from exc
+    for result, code in zip(body.results, codes, strict=True):
         await record_revocation_result(
             session,
             tenant_id,

@@ -290,3 +290,60 @@ async def test_the_openapi_description_lists_the_validation_api(client: httpx.As
     paths = (await client.get("/openapi.json")).json()["paths"]
     assert f"{SCEP}/validateRequest" in paths
     assert f"{PKI}/uploadRevocationResults" in paths
+
+
+async def test_revocation_results_as_csharp_sends_them(
+    app: FastAPI, lab: Lab, client: httpx.AsyncClient, enrolment: Enrolment
+) -> None:
+    """The C# library sends enum names, and PascalCase properties under its global setting."""
+    csr = _csr(enrolment.challenge)
+    await _post(client, f"{SCEP}/validateRequest", enrolment.token, _validate("tx-c", csr))
+    await _post(
+        client, f"{SCEP}/successNotification", enrolment.token, _success("tx-c", csr, serial="88bb")
+    )
+    async with db(app) as session:
+        await retire_device(
+            session,
+            lab.tenant.id,
+            enrolment.device_id,
+            actor=SYSTEM_ACTOR,
+            now=app.state.cloud.clock.now(),
+        )
+    headers = {"api-version": "5019-05-05"}
+    requests = (
+        await _post(
+            client,
+            f"{PKI}/downloadRevocationRequests",
+            enrolment.token,
+            {"downloadParameters": {"maxRequests": 5}},
+            **headers,
+        )
+    ).json()["value"]
+    body = {
+        "Results": [
+            {
+                "RequestContext": requests[0]["requestContext"],
+                "Succeeded": False,
+                "ErrorCode": "ConflictError",
+                "ErrorMessage": "already revoked",
+            }
+        ]
+    }
+    assert (
+        await _post(client, f"{PKI}/uploadRevocationResults", enrolment.token, body, **headers)
+    ).json() == {"value": True}
+    unknown = {
+        "results": [
+            {
+                "requestContext": requests[0]["requestContext"],
+                "succeeded": False,
+                "errorCode": "NoSuchCode",
+            }
+        ]
+    }
+    assert (
+        await _post(client, f"{PKI}/uploadRevocationResults", enrolment.token, unknown, **headers)
+    ).status_code == 400
+    async with db(app) as session:
+        states = await certificate_states_for_device(session, lab.tenant.id, enrolment.device_id)
+    assert states[0].revoke_status.value == "revoked"  # ConflictError: already revoked counts
