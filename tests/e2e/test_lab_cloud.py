@@ -7,11 +7,8 @@ from __future__ import annotations
 
 import base64
 import json
-import os
-import signal
 import ssl
 import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -21,6 +18,7 @@ import pytest
 
 from lab.home import LabState, load_or_create_state, save_state, tls_root_path
 from lab.procs import free_port, wait_http
+from tests.support.labproc import scep_lab, start_up, stop_up
 
 pytestmark = pytest.mark.e2e
 
@@ -28,38 +26,6 @@ INTUNE_SCOPE = "https://api.manage.microsoft.com//.default"
 GRAPH_SCOPE = "https://graph.microsoft.com/.default"
 SEEDED_DEVICES = {"LAB-LAPTOP-01", "LAB-IPHONE-01", "LAB-PIXEL-01"}
 START_TIMEOUT = 120.0
-
-
-def _scep_lab(*args: str | Path, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "lab", *map(str, args)],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
-
-
-def _up(data: Path) -> subprocess.Popen[bytes]:
-    log = open(data / "up.log", "ab")  # noqa: SIM115 - closed with the process below
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "lab", "up", "--data", str(data)],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    log.close()
-    return proc
-
-
-def _stop(proc: subprocess.Popen[bytes]) -> int:
-    os.killpg(proc.pid, signal.SIGINT)
-    try:
-        return proc.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=10)
-        raise
 
 
 def _log(data: Path) -> str:
@@ -89,7 +55,7 @@ def _wait_cloud(data: Path, state: LabState, proc: subprocess.Popen[bytes]) -> N
 
 
 def _info(data: Path) -> dict[str, Any]:
-    result = _scep_lab("info", "--json", "--data", data)
+    result = scep_lab("info", "--json", "--data", data)
     assert result.returncode == 0, result.stdout + result.stderr
     found: dict[str, Any] = json.loads(result.stdout)
     return found
@@ -141,7 +107,7 @@ def _challenge_validates(cloud: httpx.Client, data: Path, info: dict[str, Any]) 
 
     from shared.pki import CsrSpec, KeySpec, San, build_csr, generate_key
 
-    shown = _scep_lab("challenge", "--json", "--data", data)
+    shown = scep_lab("challenge", "--json", "--data", data)
     assert shown.returncode == 0, shown.stdout + shown.stderr
     found = json.loads(shown.stdout)
     assert found["subject"] == "CN=LAB-LAPTOP-01"
@@ -254,7 +220,7 @@ def test_up_seeds_the_cloud_once_and_hands_out_its_credentials(tmp_path: Path) -
     state.ports.cloud, state.ports.ca, state.ports.ndes = free_port(), free_port(), free_port()
     save_state(data, state)
 
-    proc = _up(data)
+    proc = start_up(data)
     try:
         _wait_cloud(data, state, proc)
         info = _info(data)
@@ -290,16 +256,16 @@ def test_up_seeds_the_cloud_once_and_hands_out_its_credentials(tmp_path: Path) -
             _connector_signs_in_and_uses_mutual_tls(cloud, data, info)
 
         wait_http(f"{state.url('ndes')}/health", timeout=START_TIMEOUT, proc=proc)
-        status = _scep_lab("status", "--data", data)
+        status = scep_lab("status", "--data", data)
         assert status.returncode == 0, status.stdout + status.stderr
         assert "cloud" in status.stdout
     finally:
-        assert _stop(proc) == 0, _log(data)
+        assert stop_up(proc) == 0, _log(data)
     stored = b"".join(path.read_bytes() for path in (data / "cloud").glob("cloud.db*"))
     for secret in (info["administrator"]["password"], info["app"]["secret"]):
         assert secret.encode() not in stored  # the cloud keeps hashes only
 
-    proc = _up(data)
+    proc = start_up(data)
     try:
         _wait_cloud(data, state, proc)
         again = _info(data)
@@ -308,11 +274,11 @@ def test_up_seeds_the_cloud_once_and_hands_out_its_credentials(tmp_path: Path) -
             assert _devices(cloud, again) == devices
             assert _claims(_app_token(cloud, again, INTUNE_SCOPE))["tid"] == tenant_id
     finally:
-        assert _stop(proc) == 0, _log(data)
+        assert stop_up(proc) == 0, _log(data)
 
 
 def test_info_without_a_lab(tmp_path: Path) -> None:
-    result = _scep_lab("info", "--json", "--data", tmp_path / "nothing")
+    result = scep_lab("info", "--json", "--data", tmp_path / "nothing")
     assert result.returncode == 2
     assert "scep-lab up" in result.stderr
     assert result.stdout == ""

@@ -3,11 +3,7 @@ the data folder; SIGINT stops it cleanly; a second `up` on the same folder keeps
 
 from __future__ import annotations
 
-import os
 import re
-import signal
-import subprocess
-import sys
 from pathlib import Path
 
 import httpx
@@ -16,40 +12,9 @@ import pytest
 from lab.home import load_or_create_state, save_state
 from lab.procs import free_port, wait_http
 from tests.support.clients import have_scepclient, run_scepclient
+from tests.support.labproc import scep_lab, start_up, stop_up
 
 pytestmark = pytest.mark.e2e
-
-
-def _scep_lab(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "lab", *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
-
-
-def _up(data: Path) -> subprocess.Popen[bytes]:
-    log = open(data / "up.log", "ab")  # noqa: SIM115 - closed with the process below
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "lab", "up", "--data", str(data)],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    log.close()
-    return proc
-
-
-def _stop(proc: subprocess.Popen[bytes]) -> int:
-    os.killpg(proc.pid, signal.SIGINT)
-    try:
-        return proc.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=10)
-        raise
 
 
 @pytest.mark.skipif(not have_scepclient(), reason="scepclient not installed")
@@ -59,12 +24,12 @@ def test_up_status_otp_stop_and_restart(tmp_path: Path) -> None:
     state.ports.ca, state.ports.ndes, state.ports.cloud = free_port(), free_port(), free_port()
     save_state(data, state)
 
-    proc = _up(data)
+    proc = start_up(data)
     try:
         wait_http(f"{state.url('ndes')}/health", timeout=120, proc=proc)
-        status = _scep_lab("status", "--data", str(data))
+        status = scep_lab("status", "--data", str(data))
         assert status.returncode == 0, status.stdout + status.stderr
-        otp = _scep_lab("otp", "--data", str(data))
+        otp = scep_lab("otp", "--data", str(data))
         assert otp.returncode == 0, otp.stdout + otp.stderr
         password = otp.stdout.strip()
         assert re.fullmatch(r"[0-9A-F]{16}", password)
@@ -73,15 +38,15 @@ def test_up_status_otp_stop_and_restart(tmp_path: Path) -> None:
         )
         assert enrolled.ok, enrolled.describe()
     finally:
-        assert _stop(proc) == 0, (data / "up.log").read_text()[-3000:]
+        assert stop_up(proc) == 0, (data / "up.log").read_text()[-3000:]
 
-    down = _scep_lab("status", "--data", str(data))
+    down = scep_lab("status", "--data", str(data))
     assert down.returncode == 1
     ra_files = {p: p.read_bytes() for p in sorted((data / "ndes").rglob("*.pem"))}
     assert ra_files, "NDES kept no RA certificates in its data folder"
     serial = f"{enrolled.load_certificate().serial_number:x}"
 
-    proc = _up(data)
+    proc = start_up(data)
     try:
         wait_http(f"{state.url('ndes')}/health", timeout=120, proc=proc)
         assert {p: p.read_bytes() for p in sorted((data / "ndes").rglob("*.pem"))} == ra_files
@@ -94,10 +59,10 @@ def test_up_status_otp_stop_and_restart(tmp_path: Path) -> None:
         assert listed.status_code == 200, listed.text
         assert serial in {entry["serialNumber"] for entry in listed.json()}
     finally:
-        assert _stop(proc) == 0
+        assert stop_up(proc) == 0
 
 
 def test_status_without_a_lab(tmp_path: Path) -> None:
-    result = _scep_lab("status", "--data", str(tmp_path / "nothing"))
+    result = scep_lab("status", "--data", str(tmp_path / "nothing"))
     assert result.returncode == 2
     assert "scep-lab up" in result.stdout
