@@ -1,0 +1,258 @@
+"""The connector's side of the cloud's connector API: `CloudClient` (validate, heartbeat, renew,
+the two notifications) over mutual TLS with the identity certificate, `OutboxSender` (the
+outbox's `Sender` on that client) and `enroll` (sign-in with an administrator's token, which
+writes the identity key pair into the data folder).
+
+Errors: `CloudError` is the root; `CloudUnavailable` means "the call may be tried again"
+(network error, timeout, 5xx, 429, and 401/403: the identity certificate may be renewed or the
+clock fixed); `CloudCallRejected` means the cloud refused the call itself (another 4xx, or an
+answer that is not what the contract says).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime as dt
+import os
+import ssl
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from cryptography.x509.oid import NameOID
+from pydantic import ValidationError
+
+from shared.api.intune import ScepActionResult, ValidateRequest, ValidationRequestBody
+from shared.pki import CsrSpec, PrivateKey, build_csr, private_key_pem
+from shared.tls import client_context
+
+from .outbox import Report, ReportKind, SendResult
+from .settings import IDENTITY_CERT_FILE, IDENTITY_KEY_FILE, ConnectorSettings
+
+SUCCESS = "Success"
+RETRYABLE_STATUS = frozenset({401, 403, 408, 425, 429})
+PATHS = {
+    ReportKind.SUCCESS: "/connector/scep/successNotification",
+    ReportKind.FAILURE: "/connector/scep/failureNotification",
+}
+
+
+class CloudError(Exception):
+    """The root of the cloud client's errors."""
+
+
+class CloudUnavailable(CloudError):
+    """The cloud could not be reached or could not serve the call now: try again later."""
+
+
+class CloudCallRejected(CloudError):
+    """The cloud refused the call itself (4xx) or answered outside the contract."""
+
+
+@dataclass(frozen=True)
+class Identity:
+    """The connector's identity certificate, as the cloud issued it (enroll or renew)."""
+
+    connector_id: str
+    tenant_id: str
+    certificate: x509.Certificate
+    issuer: x509.Certificate
+    not_after: dt.datetime
+
+
+def _b64_der_certificate(text: object, what: str) -> x509.Certificate:
+    if not isinstance(text, str):
+        raise CloudCallRejected(f"the cloud's answer has no {what}")
+    try:
+        return x509.load_der_x509_certificate(base64.b64decode(text, validate=True))
+    except (binascii.Error, ValueError) as exc:
+        raise CloudCallRejected(f"the cloud's {what} is not a base64 DER certificate") from exc
+
+
+def parse_identity(body: object) -> Identity:
+    """The enroll / renew answer: `{connectorId, tenantId, certificate, issuer, notAfter}`."""
+    if not isinstance(body, dict):
+        raise CloudCallRejected("the cloud's identity answer is not a JSON object")
+    connector_id, tenant_id = body.get("connectorId"), body.get("tenantId")
+    if not isinstance(connector_id, str) or not isinstance(tenant_id, str):
+        raise CloudCallRejected("the cloud's identity answer lacks connectorId or tenantId")
+    certificate = _b64_der_certificate(body.get("certificate"), "certificate")
+    issuer = _b64_der_certificate(body.get("issuer"), "issuer")
+    return Identity(connector_id, tenant_id, certificate, issuer, certificate.not_valid_after_utc)
+
+
+def _check(response: httpx.Response, call: str) -> httpx.Response:
+    status = response.status_code
+    if status >= 500 or status in RETRYABLE_STATUS:
+        raise CloudUnavailable(f"{call}: HTTP {status} {response.text[:200]}")
+    if status >= 400:
+        raise CloudCallRejected(f"{call}: HTTP {status} {response.text[:200]}")
+    return response
+
+
+def _action_result(response: httpx.Response, call: str) -> ScepActionResult:
+    try:
+        return ScepActionResult.model_validate_json(response.content)
+    except ValidationError as exc:
+        raise CloudCallRejected(f"{call}: the answer is not a ScepActionResult") from exc
+
+
+class CloudClient:
+    """The cloud's connector API over one httpx client. TLS identity is per connection: after a
+    renewal, build a new client (`from_settings` reads the files again)."""
+
+    def __init__(self, http: httpx.AsyncClient, *, caller_info: str) -> None:
+        self._http = http
+        self._caller_info = caller_info
+
+    @classmethod
+    def from_settings(
+        cls, settings: ConnectorSettings, *, transport: httpx.AsyncBaseTransport | None = None
+    ) -> CloudClient:
+        """Mutual TLS with the identity key pair, trusting only the lab TLS root; with
+        `transport` (tests), that transport instead and no TLS context."""
+        timeout = httpx.Timeout(settings.cloud_timeout_seconds)
+        if transport is not None:
+            http = httpx.AsyncClient(
+                transport=transport, base_url=settings.cloud_url, timeout=timeout
+            )
+        else:
+            context = client_context(
+                settings.cloud_ca_path,
+                cert_file=settings.effective_identity_cert_path,
+                key_file=settings.effective_identity_key_path,
+            )
+            http = httpx.AsyncClient(base_url=settings.cloud_url, verify=context, timeout=timeout)
+        return cls(http, caller_info=settings.caller_info)
+
+    @property
+    def caller_info(self) -> str:
+        return self._caller_info
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def _post(self, path: str, body: object) -> httpx.Response:
+        try:
+            response = await self._http.post(path, json=body)
+        except httpx.TransportError as exc:  # connect, read, write, pool, timeouts
+            raise CloudUnavailable(f"POST {path}: {type(exc).__name__}: {exc}") from exc
+        return _check(response, f"POST {path}")
+
+    async def validate(self, transaction_id: str, csr_b64: str) -> ScepActionResult:
+        """Ask the cloud whether this CSR (with its challenge) may be issued."""
+        body = ValidateRequest(
+            request=ValidationRequestBody(
+                transactionId=transaction_id,
+                certificateRequest=csr_b64,
+                callerInfo=self._caller_info,
+            )
+        )
+        path = "/connector/scep/validateRequest"
+        response = await self._post(path, body.model_dump(mode="json", by_alias=True))
+        return _action_result(response, f"POST {path}")
+
+    async def notify(self, report: Report) -> ScepActionResult:
+        """Deliver one success or failure report (its body is the wire JSON already)."""
+        path = PATHS[report.kind]
+        return _action_result(await self._post(path, report.body), f"POST {path}")
+
+    async def heartbeat(self, version: str) -> None:
+        await self._post("/connector/heartbeat", {"connectorVersion": version})
+
+    async def renew(self, csr: x509.CertificateSigningRequest) -> Identity:
+        """A new identity certificate for the CSR's key (the caller keeps the key)."""
+        der = csr.public_bytes(serialization.Encoding.DER)
+        response = await self._post(
+            "/connector/renew", {"certificateRequest": base64.b64encode(der).decode()}
+        )
+        return parse_identity(response.json())
+
+
+class OutboxSender:
+    """The outbox's `Sender` on a `CloudClient`: `Success` delivers, another code refuses (the
+    cloud received the report and will never take it), anything else is retried."""
+
+    def __init__(self, cloud: CloudClient) -> None:
+        self._cloud = cloud
+
+    async def send(self, report: Report) -> SendResult:
+        try:
+            result = await self._cloud.notify(report)
+        except CloudError as exc:
+            return SendResult.retry(str(exc))
+        if result.code == SUCCESS:
+            return SendResult.delivered()
+        return SendResult.refused(result.code, result.error_description)
+
+
+async def enroll(
+    cloud_url: str,
+    ca_path: Path | None,
+    admin_token: str,
+    machine_name: str,
+    key: PrivateKey,
+    *,
+    data_dir: Path,
+    display_name: str = "",
+    connector_version: str = "",
+    transport: httpx.AsyncBaseTransport | None = None,
+) -> Identity:
+    """Sign the connector in with an Intune administrator's bearer token and keep the identity
+    in `data_dir` (`identity.key` 0600, `identity.pem`): both written to temporary files first
+    and renamed only once the cloud answered, so a failure leaves nothing half-written."""
+    csr = build_csr(
+        key, CsrSpec(subject=x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, machine_name)]))
+    )
+    body: dict[str, str] = {
+        "certificateRequest": base64.b64encode(
+            csr.public_bytes(serialization.Encoding.DER)
+        ).decode(),
+        "machineName": machine_name,
+    }
+    if display_name:
+        body["displayName"] = display_name
+    if connector_version:
+        body["connectorVersion"] = connector_version
+    verify: ssl.SSLContext | bool = client_context(ca_path) if ca_path is not None else True
+    async with httpx.AsyncClient(
+        base_url=cloud_url, transport=transport, verify=verify, timeout=30.0
+    ) as http:
+        try:
+            response = await http.post(
+                "/connector/enroll", json=body, headers={"Authorization": f"Bearer {admin_token}"}
+            )
+        except httpx.TransportError as exc:
+            raise CloudUnavailable(f"POST /connector/enroll: {type(exc).__name__}") from exc
+    identity = parse_identity(_check(response, "POST /connector/enroll").json())
+    write_identity(data_dir, key, identity.certificate)
+    return identity
+
+
+def write_identity(data_dir: Path, key: PrivateKey, certificate: x509.Certificate) -> None:
+    """Write `identity.key` (0600 from the start) and `identity.pem` atomically: both go to
+    temporary files in `data_dir`, and are renamed into place only when both are written."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    staged: list[tuple[Path, Path]] = []
+    try:
+        for name, data, mode in (
+            (IDENTITY_KEY_FILE, private_key_pem(key), 0o600),
+            (IDENTITY_CERT_FILE, certificate.public_bytes(serialization.Encoding.PEM), 0o644),
+        ):
+            fd, temp = tempfile.mkstemp(dir=data_dir, prefix=f".{name}.", suffix=".tmp")
+            staged.append((Path(temp), data_dir / name))
+            with os.fdopen(fd, "wb") as handle:
+                os.fchmod(handle.fileno(), mode)
+                handle.write(data)
+                handle.flush()
+                os.fsync(handle.fileno())
+        for temp_path, final in staged:
+            os.replace(temp_path, final)
+    except BaseException:
+        for temp_path, _ in staged:
+            temp_path.unlink(missing_ok=True)
+        raise

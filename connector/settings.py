@@ -1,0 +1,70 @@
+"""The connector's settings: `ConnectorSettings`, read from `CONNECTOR_*` variables by
+`__main__` (built there and passed in; nothing here reads the environment at import)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+CONNECTOR_VERSION = "6.2405.1.0"
+IDENTITY_CERT_FILE = "identity.pem"
+IDENTITY_KEY_FILE = "identity.key"
+
+
+class ConnectorSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CONNECTOR_", extra="ignore")
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8091, ge=1, le=65535)
+    data_dir: Path = Field(
+        default=Path("var/connector"), description="connector.db and the identity key pair"
+    )
+    database_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy async URL of the outbox; default sqlite+aiosqlite in data_dir",
+    )
+    cloud_url: str = Field(default="https://127.0.0.1:8443", description="the cloud's base URL")
+    cloud_ca_path: Path = Field(
+        default=Path("var/lab/pki/tls-root.pem"),
+        description="the lab's public TLS root, which the cloud's server certificate chains to",
+    )
+    identity_cert_path: Path | None = Field(
+        default=None, description="default <data_dir>/identity.pem (from `connector enroll`)"
+    )
+    identity_key_path: Path | None = Field(
+        default=None, description="default <data_dir>/identity.key"
+    )
+    connector_version: str = CONNECTOR_VERSION
+    heartbeat_seconds: float = Field(default=300.0, gt=0)
+    outbox_poll_seconds: float = Field(default=1.0, gt=0)
+    cloud_timeout_seconds: float = Field(default=30.0, gt=0)
+    policy_module_thumbprints: list[str] = Field(
+        default_factory=list,
+        description="SHA-1 thumbprints (hex) of the NDES policy module client certificates "
+        "allowed to call the local API; empty refuses every caller",
+    )
+
+    @property
+    def caller_info(self) -> str:
+        return f"intune-scep-lab connector/{self.connector_version}"
+
+    @property
+    def effective_database_url(self) -> str:
+        return self.database_url or f"sqlite+aiosqlite:///{self.data_dir / 'connector.db'}"
+
+    @property
+    def effective_identity_cert_path(self) -> Path:
+        return self.identity_cert_path or self.data_dir / IDENTITY_CERT_FILE
+
+    @property
+    def effective_identity_key_path(self) -> Path:
+        return self.identity_key_path or self.data_dir / IDENTITY_KEY_FILE
+
+    @property
+    def allowed_thumbprints(self) -> frozenset[str]:
+        """The allow-list normalised: upper-case hex without separators."""
+        return frozenset(
+            t.replace(":", "").replace(" ", "").upper() for t in self.policy_module_thumbprints
+        )

@@ -1,0 +1,256 @@
+"""Support for the connector service tests: the REAL cloud app in process (as the cloud's own
+tests build it), a connector signed in through `/connector/enroll`, a cloud transport that plays
+mutual TLS by putting the connector's identity certificate into the ASGI TLS extension (and can
+be switched off to play "cloud down"), a seeded device with an assigned SCEP profile, and the
+connector's local API driven with the policy module's client certificate."""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+from asgi_lifespan import LifespanManager
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.x509.oid import NameOID
+from fastapi import FastAPI
+
+from cloud_sim.challenges import IssuedChallenge, issue_challenge
+from cloud_sim.domain.identity import GroupMember, MemberKind
+from cloud_sim.management import assign_configuration, create_configuration, create_device
+from cloud_sim.management.devices import NewDevice
+from cloud_sim.management.records import SYSTEM_ACTOR, AssignmentTarget
+from cloud_sim.settings import CloudSettings
+from cloud_sim.store.identity import directory
+from connector.app import create_app
+from connector.cloud import enroll
+from connector.settings import ConnectorSettings
+from shared.clock import FixedClock
+from shared.pki import (
+    CertProfile,
+    CsrSpec,
+    KeySpec,
+    LabCert,
+    LabPki,
+    PrivateKey,
+    San,
+    build_csr,
+    build_lab_pki,
+    default_lab_spec,
+    generate_key,
+    issue_certificate,
+    load_certificate_file,
+    new_serial,
+)
+from tests.api.cloud_sim.admin_support import db, scep_body, trusted_body
+from tests.api.cloud_sim.identity_support import INTUNE_SCOPE, Lab, user_token
+
+NOW = dt.datetime(2026, 11, 1, 9, 0, tzinfo=dt.UTC)
+
+
+def with_client_cert(app: object, cert: x509.Certificate | None) -> httpx.ASGITransport:
+    """An ASGI transport to `app` whose requests carry `cert` in the ASGI TLS extension, as
+    shared.tls's protocol puts it there after a real handshake."""
+    pem = cert.public_bytes(serialization.Encoding.PEM).decode() if cert else None
+
+    async def tls_app(scope, receive, send):  # type: ignore[no-untyped-def]
+        if scope["type"] == "http":
+            scope = dict(scope, extensions={"tls": {"client_cert_chain": (pem,) if pem else ()}})
+        await app(scope, receive, send)  # type: ignore[operator]
+
+    return httpx.ASGITransport(app=tls_app)
+
+
+class SwitchableTransport(httpx.AsyncBaseTransport):
+    """The cloud over mutual TLS, which a test may take down (every call: ConnectError)."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
+        self.inner = inner
+        self.down = False
+        self.calls: list[str] = []
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        self.calls.append(request.url.path)
+        if self.down:
+            raise httpx.ConnectError("cloud down (test)", request=request)
+        return await self.inner.handle_async_request(request)
+
+
+def thumbprint(cert: x509.Certificate) -> str:
+    return cert.fingerprint(hashes.SHA1()).hex().upper()
+
+
+def self_signed(common_name: str) -> x509.Certificate:
+    key = generate_key(KeySpec.ec())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
+    return issue_certificate(
+        subject=name,
+        public_key=key.public_key(),
+        issuer_cert=None,
+        issuer_key=key,
+        serial=new_serial(),
+        not_before=NOW - dt.timedelta(days=1),
+        profile=CertProfile(validity=dt.timedelta(days=365), ekus=("1.3.6.1.5.5.7.3.2",)),
+    )
+
+
+@dataclass(frozen=True)
+class Enrolment:
+    device_id: str
+    profile_id: str
+    challenge: IssuedChallenge
+
+
+def build_request(
+    challenge: IssuedChallenge, *, subject: str | None = None
+) -> tuple[str, PrivateKey]:
+    """A CSR that carries the challenge and (unless `subject` says otherwise) matches it."""
+    key = generate_key(KeySpec("rsa", challenge.key_size))
+    spec = CsrSpec(
+        subject=x509.Name.from_rfc4514_string(subject or challenge.subject),
+        sans=tuple(San(kind, value) for kind, value in challenge.sans),
+        ekus=challenge.ekus,
+        key_usage=challenge.key_usage,  # type: ignore[arg-type]
+        challenge_password=challenge.challenge,
+    )
+    der = build_csr(key, spec).public_bytes(serialization.Encoding.DER)
+    return base64.b64encode(der).decode(), key
+
+
+def issue_for(lab_pki: LabPki, csr_b64: str, key: PrivateKey) -> x509.Certificate:
+    """What the lab CA would issue for the request: the issued certificate NDES notifies."""
+    csr = x509.load_der_x509_csr(base64.b64decode(csr_b64))
+    return issue_certificate(
+        subject=csr.subject,
+        public_key=key.public_key(),
+        issuer_cert=lab_pki.cert(LabCert.ISSUING_CA),
+        issuer_key=lab_pki.key(LabCert.ISSUING_CA),
+        serial=new_serial(),
+        not_before=NOW,
+        profile=CertProfile(validity=dt.timedelta(days=365), ekus=("1.3.6.1.5.5.7.3.2",)),
+    )
+
+
+async def seed_enrolment(app: FastAPI, lab: Lab, lab_pki: LabPki) -> Enrolment:
+    """A device in a group with a trusted root and a SCEP profile assigned, and a challenge."""
+    now = app.state.cloud.clock.now()
+    async with db(app) as session:
+        tenant = lab.tenant.id
+        device = await create_device(
+            session,
+            tenant,
+            NewDevice.model_validate(
+                {
+                    "deviceName": "LAPTOP-9",
+                    "platform": "windows",
+                    "serialNumber": "SN-9",
+                    "userId": lab.user.id,
+                    "userPrincipalName": lab.user.user_principal_name,
+                }
+            ),
+            actor=SYSTEM_ACTOR,
+            now=now,
+        )
+        root_der = lab_pki.cert(LabCert.ISSUING_CA).public_bytes(serialization.Encoding.DER)
+        root = await create_configuration(
+            session,
+            tenant,
+            trusted_body(
+                lab_pki, "windows81", trustedRootCertificate=base64.b64encode(root_der).decode()
+            ),
+            actor=SYSTEM_ACTOR,
+            now=now,
+        )
+        profile = await create_configuration(
+            session, tenant, scep_body(root.id), actor=SYSTEM_ACTOR, now=now
+        )
+        people = await directory(session, tenant)
+        group = await people.create_group("Lab Windows devices")
+        await people.add_member(group.id, GroupMember(MemberKind.DEVICE, device.id))
+        for configuration in (root, profile):
+            await assign_configuration(
+                session,
+                tenant,
+                configuration.id,
+                [AssignmentTarget(group.id)],
+                actor=SYSTEM_ACTOR,
+                now=now,
+            )
+        issued = await issue_challenge(session, app.state.cloud, tenant, device.id, profile.id)
+    return Enrolment(device.id, profile.id, issued)
+
+
+@dataclass
+class Rig:
+    """The cloud, the connector signed in to it, and the connector's local API."""
+
+    cloud: FastAPI
+    connector: FastAPI
+    local: httpx.AsyncClient
+    transport: SwitchableTransport
+    settings: ConnectorSettings
+    module_cert: x509.Certificate
+
+
+@pytest.fixture(name="lab_pki", scope="session")
+def lab_pki_fixture(tmp_path_factory: pytest.TempPathFactory) -> LabPki:
+    spec = default_lab_spec(b"connector-tests", dt.datetime(2026, 1, 1, tzinfo=dt.UTC))
+    return build_lab_pki(spec, tmp_path_factory.mktemp("connector-pki"))
+
+
+@pytest.fixture(name="clock")
+def clock_fixture() -> FixedClock:
+    """One clock for the cloud and the connector (overrides the outbox tests' clock)."""
+    return FixedClock(NOW)
+
+
+@pytest.fixture(name="settings")
+def settings_fixture(tmp_path: Path) -> CloudSettings:
+    """The cloud's settings (the name identity_support's `app` fixture expects)."""
+    return CloudSettings(
+        data_dir=tmp_path / "cloud", tls=False, public_base_url="https://cloud.test"
+    )
+
+
+@pytest.fixture(name="rig")
+async def rig_fixture(
+    app: FastAPI, lab: Lab, clock: FixedClock, tmp_path: Path
+) -> AsyncIterator[Rig]:
+    """Sign a connector in with an Intune administrator's token (through `enroll`, which writes
+    the identity into the data folder), then start the connector on that identity."""
+    data_dir = tmp_path / "connector"
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="https://cloud.test"
+    ) as admin:
+        token = await user_token(admin, lab.intune_admin, scope=INTUNE_SCOPE)
+    await enroll(
+        "https://cloud.test",
+        None,
+        token,
+        "NDES01.contoso.test",
+        generate_key(KeySpec.rsa(2048)),
+        data_dir=data_dir,
+        transport=httpx.ASGITransport(app=app),
+    )
+    identity = load_certificate_file(data_dir / "identity.pem")
+    transport = SwitchableTransport(with_client_cert(app, identity))
+    module_cert = self_signed("ndes01.contoso.test")
+    settings = ConnectorSettings(
+        data_dir=data_dir,
+        cloud_url="https://cloud.test",
+        outbox_poll_seconds=0.02,
+        policy_module_thumbprints=[thumbprint(module_cert)],
+    )
+    connector = create_app(settings, cloud_transport=transport, clock=clock)
+    async with (
+        LifespanManager(connector),
+        httpx.AsyncClient(
+            transport=with_client_cert(connector, module_cert), base_url="https://connector.test"
+        ) as local,
+    ):
+        yield Rig(app, connector, local, transport, settings, module_cert)
