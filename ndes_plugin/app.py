@@ -28,7 +28,13 @@ from shared.pki import KeyFileError
 from . import admin, transport
 from .ca import CaChain
 from .ca_http import HttpCertificateAuthority
-from .errors import CaError, CaUnavailable, NdesError, RaUnavailable
+from .errors import CaError, CaUnavailable, NdesError, PolicyError, RaUnavailable
+from .intune_policy import (
+    ConnectorReply,
+    ConnectorTls,
+    ConnectorUnreachable,
+    IntuneConnectorPolicy,
+)
 from .logs import get_logger
 from .otp import OneTimePasswordPolicy
 from .paths import CaseInsensitivePaths, aliases_for
@@ -43,9 +49,15 @@ from .templates import TemplateMap
 log = get_logger(__name__)
 
 
-def build_policy(settings: NdesSettings, clock: Clock) -> PolicyModule:
+def build_policy(
+    settings: NdesSettings,
+    clock: Clock,
+    connector_transport: httpx.AsyncBaseTransport | None = None,
+) -> PolicyModule:
     if settings.policy == "none":
         return NoPasswordPolicy()
+    if settings.policy == "intune":
+        return build_intune_policy(settings, connector_transport)
     return OneTimePasswordPolicy(
         clock,
         max_cached=settings.password_max,
@@ -53,6 +65,68 @@ def build_policy(settings: NdesSettings, clock: Clock) -> PolicyModule:
         length=settings.password_length,
         consume_on_failure=settings.password_consumed_on_failure,
     )
+
+
+class HttpConnectorApi:
+    """The Certificate Connector's local API over httpx, presenting the module's client
+    certificate; `transport` replaces the network (tests, in-process lab: no TLS files)."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        tls: ConnectorTls | None,
+        transport: httpx.AsyncBaseTransport | None = None,
+        timeout: float = 10.0,
+    ) -> None:
+        if transport is None and tls is None:
+            raise PolicyError(
+                "policy intune: set NDES_INTUNE_CONNECTOR_CA_PATH, NDES_INTUNE_CLIENT_CERT_PATH "
+                "and NDES_INTUNE_CLIENT_KEY_PATH"
+            )
+        self._url, self._tls, self._transport, self._timeout = url, tls, transport, timeout
+        self._client: httpx.AsyncClient | None = None
+
+    async def open(self) -> None:
+        verify = self._tls.context() if self._transport is None and self._tls else True
+        self._client = httpx.AsyncClient(
+            base_url=self._url, transport=self._transport, verify=verify, timeout=self._timeout
+        )
+        log.info("Intune policy module: connector at %s", self._url)
+
+    async def post(self, path: str, body: bytes) -> ConnectorReply:
+        if self._client is None:
+            raise PolicyError("the Intune policy module is not initialised")
+        headers = {"content-type": "application/json"}
+        try:
+            response = await self._client.post(path, content=body, headers=headers)
+        except httpx.HTTPError as exc:
+            raise ConnectorUnreachable(f"{self._url}: {type(exc).__name__}: {exc}") from exc
+        return ConnectorReply(response.status_code, response.content)
+
+    async def aclose(self) -> None:
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None
+
+
+def build_intune_policy(
+    settings: NdesSettings, transport: httpx.AsyncBaseTransport | None = None
+) -> IntuneConnectorPolicy:
+    """With `transport` no TLS files are needed; otherwise all three (checked at start-up)."""
+    tls: ConnectorTls | None = None
+    ca_file = settings.intune_connector_ca_path
+    cert_file = settings.intune_client_cert_path
+    key_file = settings.intune_client_key_path
+    if transport is None and ca_file and cert_file and key_file:
+        tls = ConnectorTls(ca_file, cert_file, key_file)
+    api = HttpConnectorApi(
+        settings.intune_connector_url,
+        tls=tls,
+        transport=transport,
+        timeout=settings.intune_timeout_seconds,
+    )
+    return IntuneConnectorPolicy(api)
 
 
 def load_next_ca(path: Path | None) -> tuple[x509.Certificate, ...]:
@@ -114,9 +188,11 @@ def create_app(
     clock: Clock | None = None,
     ca_transport: httpx.AsyncBaseTransport | None = None,
     policy: PolicyModule | None = None,
+    connector_transport: httpx.AsyncBaseTransport | None = None,
 ) -> FastAPI:
-    """NDES. `ca_transport` replaces the network to the CA (tests, in-process lab); `policy`
-    replaces the module the settings would build (the Intune module, later)."""
+    """NDES. `ca_transport` replaces the network to the CA (tests, in-process lab), and
+    `connector_transport` the network to the Intune connector; `policy` replaces the module the
+    settings would build."""
     the_clock: Clock = clock or SystemClock()
     next_ca = load_next_ca(settings.next_ca_cert_path)
 
@@ -130,7 +206,11 @@ def create_app(
         )
         try:
             ra = await start_ra(settings, ca, the_clock)
-            module = policy if policy is not None else build_policy(settings, the_clock)
+            module = (
+                policy
+                if policy is not None
+                else build_policy(settings, the_clock, connector_transport)
+            )
             await module.initialize()
             try:
                 service = ScepService(

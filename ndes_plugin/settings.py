@@ -2,7 +2,9 @@
 
 The MSCEP registry values are here under snake-case names: SignatureTemplate →
 `signature_template`, PasswordMax → `password_max`, and so on; EnforcePassword is `policy`
-("none" = 0, "otp" = 1 with NDES's own one-time passwords). Lists may be given as JSON or as
+("none" = 0, "otp" = 1 with NDES's own one-time passwords, "intune" = Intune's policy module,
+which asks the Certificate Connector at `intune_connector_url` and implies
+`intune_module_installed`). Lists may be given as JSON or as
 comma-separated text (`NDES_CAPS=POSTPKIOperation,Renewal,SHA-256,AES`).
 """
 
@@ -12,7 +14,7 @@ import json
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from shared.scep import ContentCipher
@@ -79,7 +81,7 @@ class NdesSettings(BaseSettings):
     encryption_template: str = DEFAULT_TEMPLATE
     general_purpose_template: str = DEFAULT_TEMPLATE
 
-    policy: Literal["none", "otp"] = "otp"
+    policy: Literal["none", "otp", "intune"] = "otp"
     password_max: int = Field(default=5, ge=1)
     password_validity_minutes: int = Field(default=60, ge=1)
     password_length: int = Field(default=8, ge=1, le=64)
@@ -91,6 +93,17 @@ class NdesSettings(BaseSettings):
     intune_module_installed: bool = Field(
         default=False, description="a bare GET of mscep.dll answers 403 (healthy Intune module)"
     )
+    intune_connector_url: str = Field(
+        default="https://127.0.0.1:8091", description="the Certificate Connector's local API"
+    )
+    intune_client_cert_path: Path | None = Field(
+        default=None, description="PEM client certificate the Intune module presents"
+    )
+    intune_client_key_path: Path | None = Field(default=None, description="its PEM private key")
+    intune_connector_ca_path: Path | None = Field(
+        default=None, description="PEM root to trust for the connector's HTTPS"
+    )
+    intune_timeout_seconds: float = Field(default=10.0, gt=0)
     failure_text: bool = Field(
         default=False, description="add failInfoText with the reason to FAILUREs (NDES does not)"
     )
@@ -110,10 +123,16 @@ class NdesSettings(BaseSettings):
             raise ValueError("at least one reply cipher other than single DES is needed")
         return value
 
-    @field_validator("ca_url")
+    @field_validator("ca_url", "intune_connector_url")
     @classmethod
     def _strip_slash(cls, value: str) -> str:
         return value.rstrip("/")
+
+    @model_validator(mode="after")
+    def _intune_implies_module(self) -> NdesSettings:
+        if self.policy == "intune":
+            self.intune_module_installed = True
+        return self
 
     @property
     def max_request_head(self) -> int:
