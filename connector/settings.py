@@ -40,6 +40,14 @@ class ConnectorSettings(BaseSettings):
     heartbeat_seconds: float = Field(default=300.0, gt=0)
     outbox_poll_seconds: float = Field(default=1.0, gt=0)
     cloud_timeout_seconds: float = Field(default=30.0, gt=0)
+    tls_cert_path: Path | None = Field(
+        default=None,
+        description="the local API's HTTPS certificate (the NDES host's); no TLS if unset",
+    )
+    tls_key_path: Path | None = None
+    policy_module_ca_path: Path | None = Field(
+        default=None, description="CA file that issued the NDES policy module's client certificate"
+    )
     policy_module_thumbprints: list[str] = Field(
         default_factory=list,
         description="SHA-1 thumbprints (hex) of the NDES policy module client certificates "
