@@ -215,3 +215,63 @@ async def seed_certificate(
         )
     assert state is not None
     return state
+
+
+async def seed_windows_device(
+    app: FastAPI,
+    tenant_id: str,
+    user_id: str,
+    user_principal_name: str,
+    lab_pki: LabPki,
+    *,
+    device_name: str = "LAPTOP-7",
+    profiles: tuple[dict[str, object], ...] = ({},),
+) -> tuple[str, list[str]]:
+    """A Windows device of the user, the issuing CA as a trusted profile, and one SCEP profile per
+    entry of `profiles` (overrides of `scep_body`), all assigned to a group holding the device,
+    through the service layer: (device id, SCEP profile ids)."""
+    from cloud_sim.domain.identity import GroupMember, MemberKind
+    from cloud_sim.management import assign_configuration, create_configuration, create_device
+    from cloud_sim.management.devices import NewDevice
+    from cloud_sim.management.records import SYSTEM_ACTOR, AssignmentTarget
+    from cloud_sim.store.identity import directory
+
+    now = app.state.cloud.clock.now()
+    issuing = base64.b64encode(lab_pki.cert(LabCert.ISSUING_CA).public_bytes(Encoding.DER))
+    async with db(app) as session:
+        new = NewDevice.model_validate(
+            {
+                "deviceName": device_name,
+                "platform": "windows",
+                "serialNumber": f"SN-{device_name}",
+                "userId": user_id,
+                "userPrincipalName": user_principal_name,
+            }
+        )
+        device = await create_device(session, tenant_id, new, actor=SYSTEM_ACTOR, now=now)
+        root = await create_configuration(
+            session,
+            tenant_id,
+            trusted_body(lab_pki, "windows81", trustedRootCertificate=issuing.decode()),
+            actor=SYSTEM_ACTOR,
+            now=now,
+        )
+        scep = [
+            await create_configuration(
+                session, tenant_id, scep_body(root.id, **override), actor=SYSTEM_ACTOR, now=now
+            )
+            for override in profiles
+        ]
+        people = await directory(session, tenant_id)
+        group = await people.create_group("Lab Windows devices")
+        await people.add_member(group.id, GroupMember(MemberKind.DEVICE, device.id))
+        for configuration in (root, *scep):
+            await assign_configuration(
+                session,
+                tenant_id,
+                configuration.id,
+                [AssignmentTarget(group.id)],
+                actor=SYSTEM_ACTOR,
+                now=now,
+            )
+    return device.id, [profile.id for profile in scep]

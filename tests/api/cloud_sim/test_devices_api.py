@@ -12,20 +12,13 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.x509.oid import NameOID
 from fastapi import FastAPI
 
-from cloud_sim.domain.identity import GroupMember, MemberKind
 from cloud_sim.management import (
-    assign_configuration,
     certificate_states_for_device,
-    create_configuration,
-    create_device,
     device_statuses_for_profile,
 )
-from cloud_sim.management.devices import NewDevice
-from cloud_sim.management.records import SYSTEM_ACTOR, AssignmentTarget
-from cloud_sim.store.identity import directory
 from shared.pki import CsrSpec, KeySpec, LabCert, LabPki, San, build_csr, generate_key
 
-from .admin_support import db, scep_body, trusted_body
+from .admin_support import db, seed_windows_device
 from .identity_support import (  # noqa: F401 (fixtures)
     Lab,
     app_fixture,
@@ -40,58 +33,17 @@ INTUNE = "https://api.manage.microsoft.com//.default"
 
 
 async def _setup(app: FastAPI, lab: Lab, lab_pki: LabPki) -> tuple[str, str, str]:
-    now = app.state.cloud.clock.now()
-    async with db(app) as session:
-        tenant = lab.tenant.id
-        device = await create_device(
-            session,
-            tenant,
-            NewDevice.model_validate(
-                {
-                    "deviceName": "LAPTOP-9",
-                    "platform": "windows",
-                    "userId": lab.user.id,
-                    "userPrincipalName": lab.user.user_principal_name,
-                }
-            ),
-            actor=SYSTEM_ACTOR,
-            now=now,
-        )
-        issuing = base64.b64encode(
-            lab_pki.cert(LabCert.ISSUING_CA).public_bytes(serialization.Encoding.DER)
-        ).decode()
-        root = await create_configuration(
-            session,
-            tenant,
-            trusted_body(lab_pki, "windows81", trustedRootCertificate=issuing),
-            actor=SYSTEM_ACTOR,
-            now=now,
-        )
-        good = await create_configuration(
-            session, tenant, scep_body(root.id), actor=SYSTEM_ACTOR, now=now
-        )
-        imei = await create_configuration(
-            session,
-            tenant,
-            scep_body(
-                root.id, displayName="IMEI cert", subjectNameFormatString="CN={{IMEINumber}}"
-            ),
-            actor=SYSTEM_ACTOR,
-            now=now,
-        )
-        people = await directory(session, tenant)
-        group = await people.create_group("Lab Windows devices")
-        await people.add_member(group.id, GroupMember(MemberKind.DEVICE, device.id))
-        for configuration in (root, good, imei):
-            await assign_configuration(
-                session,
-                tenant,
-                configuration.id,
-                [AssignmentTarget(group.id)],
-                actor=SYSTEM_ACTOR,
-                now=now,
-            )
-    return device.id, good.id, imei.id
+    """LAPTOP-9 with a good SCEP profile and one naming {{IMEINumber}}, which it cannot supply."""
+    device_id, (good, imei) = await seed_windows_device(
+        app,
+        lab.tenant.id,
+        lab.user.id,
+        lab.user.user_principal_name,
+        lab_pki,
+        device_name="LAPTOP-9",
+        profiles=({}, {"displayName": "IMEI cert", "subjectNameFormatString": "CN={{IMEINumber}}"}),
+    )
+    return device_id, good, imei
 
 
 async def _mdm_certificate(client: httpx.AsyncClient, token: str, device_id: str) -> httpx.Response:

@@ -14,20 +14,14 @@ from cryptography.hazmat.primitives import serialization
 from fastapi import FastAPI
 
 from cloud_sim.challenges import IssuedChallenge, issue_challenge
-from cloud_sim.domain.identity import GroupMember, MemberKind
 from cloud_sim.management import (
-    assign_configuration,
     certificate_states_for_device,
-    create_configuration,
-    create_device,
     retire_device,
 )
-from cloud_sim.management.devices import NewDevice
-from cloud_sim.management.records import SYSTEM_ACTOR, AssignmentTarget
-from cloud_sim.store.identity import directory
-from shared.pki import CsrSpec, KeySpec, LabCert, LabPki, San, build_csr, generate_key
+from cloud_sim.management.records import SYSTEM_ACTOR
+from shared.pki import CsrSpec, KeySpec, LabPki, San, build_csr, generate_key
 
-from .admin_support import db, scep_body, trusted_body
+from .admin_support import db, seed_windows_device
 from .identity_support import Lab, app_fixture, app_token, cheap_hashes_fixture, lab_fixture  # noqa: F401 (fixtures)
 
 SCEP = "/RACerts/ScepRequestValidationFEService/ScepActions"
@@ -47,55 +41,15 @@ class Enrolment:
 async def enrolment(
     app: FastAPI, lab: Lab, lab_pki: LabPki, client: httpx.AsyncClient
 ) -> Enrolment:
-    now = app.state.cloud.clock.now()
+    device_id, (profile_id,) = await seed_windows_device(
+        app, lab.tenant.id, lab.user.id, lab.user.user_principal_name, lab_pki
+    )
     async with db(app) as session:
-        tenant = lab.tenant.id
-        device = await create_device(
-            session,
-            tenant,
-            NewDevice.model_validate(
-                {
-                    "deviceName": "LAPTOP-7",
-                    "platform": "windows",
-                    "serialNumber": "SN-7",
-                    "userId": lab.user.id,
-                    "userPrincipalName": lab.user.user_principal_name,
-                }
-            ),
-            actor=SYSTEM_ACTOR,
-            now=now,
+        issued = await issue_challenge(
+            session, app.state.cloud, lab.tenant.id, device_id, profile_id
         )
-        root = await create_configuration(
-            session,
-            tenant,
-            trusted_body(
-                lab_pki,
-                "windows81",
-                trustedRootCertificate=base64.b64encode(
-                    lab_pki.cert(LabCert.ISSUING_CA).public_bytes(serialization.Encoding.DER)
-                ).decode(),
-            ),
-            actor=SYSTEM_ACTOR,
-            now=now,
-        )
-        profile = await create_configuration(
-            session, tenant, scep_body(root.id), actor=SYSTEM_ACTOR, now=now
-        )
-        people = await directory(session, tenant)
-        group = await people.create_group("Lab Windows devices")
-        await people.add_member(group.id, GroupMember(MemberKind.DEVICE, device.id))
-        for configuration in (root, profile):
-            await assign_configuration(
-                session,
-                tenant,
-                configuration.id,
-                [AssignmentTarget(group.id)],
-                actor=SYSTEM_ACTOR,
-                now=now,
-            )
-        issued = await issue_challenge(session, app.state.cloud, tenant, device.id, profile.id)
     token = await app_token(client, lab.scep_app.app_id, lab.scep_secret)
-    return Enrolment(device.id, profile.id, issued, token)
+    return Enrolment(device_id, profile_id, issued, token)
 
 
 def _csr(challenge: IssuedChallenge, *, subject: str | None = None) -> str:

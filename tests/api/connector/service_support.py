@@ -21,12 +21,7 @@ from cryptography.x509.oid import NameOID
 from fastapi import FastAPI
 
 from cloud_sim.challenges import IssuedChallenge, issue_challenge
-from cloud_sim.domain.identity import GroupMember, MemberKind
-from cloud_sim.management import assign_configuration, create_configuration, create_device
-from cloud_sim.management.devices import NewDevice
-from cloud_sim.management.records import SYSTEM_ACTOR, AssignmentTarget
 from cloud_sim.settings import CloudSettings
-from cloud_sim.store.identity import directory
 from connector.app import create_app
 from connector.cloud import enroll
 from connector.settings import ConnectorSettings
@@ -47,7 +42,7 @@ from shared.pki import (
     load_certificate_file,
     new_serial,
 )
-from tests.api.cloud_sim.admin_support import db, scep_body, trusted_body
+from tests.api.cloud_sim.admin_support import db, seed_windows_device
 from tests.api.cloud_sim.identity_support import INTUNE_SCOPE, Lab, user_token
 
 NOW = dt.datetime(2026, 11, 1, 9, 0, tzinfo=dt.UTC)
@@ -138,51 +133,19 @@ def issue_for(lab_pki: LabPki, csr_b64: str, key: PrivateKey) -> x509.Certificat
 
 async def seed_enrolment(app: FastAPI, lab: Lab, lab_pki: LabPki) -> Enrolment:
     """A device in a group with a trusted root and a SCEP profile assigned, and a challenge."""
-    now = app.state.cloud.clock.now()
+    device_id, (profile_id,) = await seed_windows_device(
+        app,
+        lab.tenant.id,
+        lab.user.id,
+        lab.user.user_principal_name,
+        lab_pki,
+        device_name="LAPTOP-9",
+    )
     async with db(app) as session:
-        tenant = lab.tenant.id
-        device = await create_device(
-            session,
-            tenant,
-            NewDevice.model_validate(
-                {
-                    "deviceName": "LAPTOP-9",
-                    "platform": "windows",
-                    "serialNumber": "SN-9",
-                    "userId": lab.user.id,
-                    "userPrincipalName": lab.user.user_principal_name,
-                }
-            ),
-            actor=SYSTEM_ACTOR,
-            now=now,
+        issued = await issue_challenge(
+            session, app.state.cloud, lab.tenant.id, device_id, profile_id
         )
-        root_der = lab_pki.cert(LabCert.ISSUING_CA).public_bytes(serialization.Encoding.DER)
-        root = await create_configuration(
-            session,
-            tenant,
-            trusted_body(
-                lab_pki, "windows81", trustedRootCertificate=base64.b64encode(root_der).decode()
-            ),
-            actor=SYSTEM_ACTOR,
-            now=now,
-        )
-        profile = await create_configuration(
-            session, tenant, scep_body(root.id), actor=SYSTEM_ACTOR, now=now
-        )
-        people = await directory(session, tenant)
-        group = await people.create_group("Lab Windows devices")
-        await people.add_member(group.id, GroupMember(MemberKind.DEVICE, device.id))
-        for configuration in (root, profile):
-            await assign_configuration(
-                session,
-                tenant,
-                configuration.id,
-                [AssignmentTarget(group.id)],
-                actor=SYSTEM_ACTOR,
-                now=now,
-            )
-        issued = await issue_challenge(session, app.state.cloud, tenant, device.id, profile.id)
-    return Enrolment(device.id, profile.id, issued)
+    return Enrolment(device_id, profile_id, issued)
 
 
 @dataclass
