@@ -4,10 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from asn1crypto import cms, crl
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import rsa
-from cryptography.hazmat.primitives.serialization import Encoding
 
 from . import signed
 from .errors import DecodeError
@@ -20,30 +18,17 @@ PKI_MESSAGE = "application/x-pki-message"
 
 
 def build_certs_only(certificates: Sequence[x509.Certificate], crls: Sequence[bytes] = ()) -> bytes:
-    """ContentInfo(SignedData) with no signers and no content: only certificates and CRLs."""
-    if not crls:
-        # DER assembled directly: the same bytes as below, without asn1crypto's re-encoding
-        body = b"\x02\x01\x01\x31\x00" + signed.tlv(0x30, signed.der_of("ctype", "data"))
-        if certificates:
-            body += signed.tlv(0xA0, b"".join(c.public_bytes(Encoding.DER) for c in certificates))
-        body += b"\x31\x00"
-        return signed.tlv(
-            0x30,
-            signed.der_of("ctype", "signed_data") + signed.tlv(0xA0, signed.tlv(0x30, body)),
-        )
-    data = cms.SignedData(
-        {
-            "version": "v1",
-            "digest_algorithms": [],
-            "encap_content_info": {"content_type": "data"},
-            "signer_infos": [],
-        }
-    )
+    """ContentInfo(SignedData) with no signers and no content: only certificates (in the order
+    given) and CRLs (DER). Assembled directly, as `signed.sign` does."""
+    body = b"\x02\x01\x01\x31\x00" + signed.tlv(0x30, signed.der_of("ctype", "data"))
     if certificates:
-        data["certificates"] = signed.ordered_certificate_set(certificates)
+        body += signed.certificates_field(certificates)
     if crls:
-        data["crls"] = [crl.CertificateList.load(c) for c in crls]
-    return bytes(cms.ContentInfo({"content_type": "signed_data", "content": data}).dump())
+        body += signed.tlv(0xA1, b"".join(sorted(crls)))  # a DER SET OF: sorted
+    body += b"\x31\x00"
+    return signed.tlv(
+        0x30, signed.der_of("ctype", "signed_data") + signed.tlv(0xA0, signed.tlv(0x30, body))
+    )
 
 
 def parse_certs_only(der: bytes) -> tuple[tuple[x509.Certificate, ...], tuple[bytes, ...]]:

@@ -173,9 +173,7 @@ def sign(
         encap += tlv(0xA0, tlv(0x04, content))
     body = version + tlv(0x31, digest_alg) + tlv(0x30, encap)
     if certificates:
-        body += tlv(
-            0xA0, b"".join(c.public_bytes(serialization.Encoding.DER) for c in certificates)
-        )
+        body += certificates_field(certificates)
     body += tlv(0x31, signer_info)
     return tlv(0x30, der_of("ctype", "signed_data") + tlv(0xA0, tlv(0x30, body)))
 
@@ -187,15 +185,14 @@ def der_length(n: int) -> bytes:
     return bytes([0x80 | len(body)]) + body
 
 
-def ordered_certificate_set(certificates: Sequence[x509.Certificate]) -> cms.CertificateSet:
-    """A CertificateSet that keeps the given order.
+def certificates_field(certificates: Sequence[x509.Certificate]) -> bytes:
+    """SignedData's `certificates [0] IMPLICIT CertificateSet`, in the order given.
 
     DER would sort a SET OF, but SCEP clients read order into it: the issued certificate must come
     first in a CertRep, and GetCACert lists RA signing, RA encryption, then the CA chain. Like
     OpenSSL and every SCEP server, we keep insertion order.
     """
-    body = b"".join(c.public_bytes(serialization.Encoding.DER) for c in certificates)
-    return cms.CertificateSet.load(b"\x31" + der_length(len(body)) + body)
+    return tlv(0xA0, b"".join(c.public_bytes(serialization.Encoding.DER) for c in certificates))
 
 
 def load_signed_data(der: bytes) -> cms.SignedData:
@@ -306,7 +303,3 @@ def _verify(signed: cms.SignedData, extra_certs: Sequence[x509.Certificate]) -> 
         attributes=attributes,
         certificates=certs,
     )
-
-
-def digest_algorithm_id(digest: Digest) -> algos.DigestAlgorithm:
-    return algos.DigestAlgorithm({"algorithm": digest.value})
