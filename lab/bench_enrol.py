@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import os
 import platform
-import re
 import statistics
 import tempfile
 import time
@@ -30,9 +29,9 @@ from shared.pki import KeySpec, generate_key
 
 from .driver import EnrolmentFailed, enrol, fetch_ca_info
 from .home import load_state
+from .ndes_admin import password_on_page
 from .procs import lab_process, scepserver_process
 
-PASSWORD = re.compile(r"password is:\s*<B>\s*([0-9A-F]+)\s*</B>", re.IGNORECASE)
 STATIC_CHALLENGE = "bench-static-challenge"
 
 
@@ -109,10 +108,10 @@ def measure(*, enrolments: int, parallel: int, rounds: int) -> dict[str, list[Ru
 
             async def otp(client: httpx.AsyncClient) -> str | None:
                 page = await client.get(admin, auth=auth)
-                found = PASSWORD.search(page.content.decode("utf-16"))
-                if found is None:
+                password = password_on_page(page.content)
+                if password is None:
                     raise RuntimeError("no password on NDES's admin page")
-                return found.group(1)
+                return password
 
             async def static(_: httpx.AsyncClient) -> str | None:
                 return STATIC_CHALLENGE

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import re
 import ssl
 from pathlib import Path
 from typing import Annotated
@@ -14,6 +13,7 @@ from rich.console import Console
 from rich.table import Table
 
 from .home import default_data_dir, load_or_create_state, load_state, save_state, tls_root_path
+from .ndes_admin import page_text, password_on_page
 
 DataOption = Annotated[
     Path,
@@ -25,7 +25,6 @@ DataOption = Annotated[
     ),
 ]
 console = Console()
-PASSWORD = re.compile(r"password is:\s*<B>\s*([0-9A-F]+)\s*</B>", re.IGNORECASE)
 
 
 def up(
@@ -122,18 +121,10 @@ def otp(data: DataOption) -> None:
     except httpx.HTTPError as exc:
         console.print(f"NDES is not reachable at {url}: {exc}")
         raise typer.Exit(1) from exc
-    page = (
-        response.content.decode("utf-16")
-        if response.content[:2] in (b"\xff\xfe", b"<\x00")
-        else response.text
-    )
-    found = PASSWORD.search(page)
-    if response.status_code != 200 or found is None:
-        reason = (
-            "The password cache is full."
-            if "cache is full" in page
-            else f"HTTP {response.status_code}"
-        )
+    password = password_on_page(response.content)
+    if response.status_code != 200 or password is None:
+        full = "cache is full" in page_text(response.content)
+        reason = "The password cache is full." if full else f"HTTP {response.status_code}"
         console.print(f"no password: {reason}")
         raise typer.Exit(1)
-    typer.echo(found.group(1))
+    typer.echo(password)

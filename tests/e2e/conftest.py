@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import os
-import re
 import sys
 from collections.abc import Iterator
 from contextlib import ExitStack
@@ -16,9 +15,9 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
+from lab.ndes_admin import password_on_page
 from lab.procs import free_port, running, wait_http
 
-PASSWORD = re.compile(r"password is:\s*<B>\s*([0-9A-F]+)\s*</B>", re.IGNORECASE)
 CA_TOKEN = "e2e-ca-admin-token"
 NDES_ADMIN = ("ndes-admin", "e2e-ndes-admin-password")
 
@@ -36,9 +35,9 @@ class GeneralWorkflowLab:
     def otp(self) -> str:
         page = httpx.get(f"{self.ndes_url}/certsrv/mscep_admin/", auth=NDES_ADMIN, timeout=10)
         assert page.status_code == 200, page.text
-        found = PASSWORD.search(page.content.decode("utf-16"))
-        assert found is not None, "no password on the admin page"
-        return found.group(1)
+        password = password_on_page(page.content)
+        assert password is not None, "no password on the admin page"
+        return password
 
     def ca(self, method: str, path: str, **kwargs: object) -> httpx.Response:
         headers = {"authorization": f"Bearer {CA_TOKEN}"}
