@@ -6,7 +6,6 @@ certificate (live by the lab clock, the connector's current one, its connector n
 from __future__ import annotations
 
 import base64
-import binascii
 import datetime as dt
 from typing import Annotated
 
@@ -24,21 +23,14 @@ from shared.api.intune import (
     ValidateRequest,
 )
 from shared.pki import LabCert
-from shared.tls import client_certificate
 
 from .. import scep_actions
 from ..auth import AdminCaller
+from ..client_identity import Holder, issue_identity, presented_identity
 from ..context import CloudContext
 from ..deps import Context, Session
-from ..identity_ca import (
-    CertificateRejected,
-    check_client_certificate,
-    identity_of,
-    issue_client_certificate,
-)
 from ..management import find_connector, record_heartbeat, register_connector
 from ..management.records import Actor
-from ..store.connectors import ConnectorIdentityRow
 from ..store.identity import directory
 from .revocation import download, upload
 
@@ -72,44 +64,26 @@ class IdentityCertificate(_Body):
     not_after: dt.datetime = Field(alias="notAfter")
 
 
-def _der(text: str) -> bytes:
-    try:
-        return base64.b64decode(text, validate=True)
-    except (binascii.Error, ValueError) as exc:
-        raise HTTPException(400, "certificateRequest is not base64") from exc
-
-
 async def _issue(
     session: Session, context: CloudContext, tenant_id: str, connector_id: str, csr: str
 ) -> IdentityCertificate:
-    now = context.clock.now()
-    ca_cert = context.pki.cert(LabCert.INTUNE_CONNECTOR_CA)
-    try:
-        cert = issue_client_certificate(
-            _der(csr),
-            connector_id,
-            ca_cert=ca_cert,
-            ca_key=context.pki.key(LabCert.INTUNE_CONNECTOR_CA),
-            now=now,
-            validity=dt.timedelta(days=context.settings.connector_certificate_days),
-        )
-    except ValueError as exc:
-        raise HTTPException(400, str(exc)) from exc
-    identity = identity_of(cert)
-    row = await session.get(ConnectorIdentityRow, connector_id)
-    if row is None:
-        row = ConnectorIdentityRow(connector_id=connector_id, tenant_id=tenant_id)
-        session.add(row)
-    row.serial_number, row.thumbprint = identity.serial_number, identity.thumbprint
-    row.not_after, row.issued_at = identity.not_after, now
+    cert = await issue_identity(
+        session,
+        context,
+        "connector",
+        holder=Holder(connector_id, tenant_id),
+        certificate_request=csr,
+        validity=dt.timedelta(days=context.settings.connector_certificate_days),
+    )
     der = serialization.Encoding.DER
+    ca_cert = context.pki.cert(LabCert.INTUNE_CONNECTOR_CA)
     return IdentityCertificate.model_validate(
         {
             "connectorId": connector_id,
             "tenantId": tenant_id,
             "certificate": base64.b64encode(cert.public_bytes(der)).decode(),
             "issuer": base64.b64encode(ca_cert.public_bytes(der)).decode(),
-            "notAfter": identity.not_after,
+            "notAfter": cert.not_valid_after_utc,
         }
     )
 
@@ -144,23 +118,13 @@ class ConnectorCaller(BaseModel):
 async def require_connector(
     request: Request, session: Session, context: Context
 ) -> ConnectorCaller:
-    """The connector behind this connection's client certificate, or 401/403."""
-    cert = client_certificate(request.scope)
-    if cert is None:
-        raise HTTPException(401, "a client certificate from the Intune Connector CA is required")
-    try:
-        identity = check_client_certificate(
-            cert, ca_cert=context.pki.cert(LabCert.INTUNE_CONNECTOR_CA), now=context.clock.now()
-        )
-    except CertificateRejected as exc:
-        raise HTTPException(403, str(exc)) from exc
-    row = await session.get(ConnectorIdentityRow, identity.id)
-    if row is None or await find_connector(session, identity.id) is None:
-        raise HTTPException(403, "this connector was deleted or never signed in")
-    if row.serial_number != identity.serial_number:
-        raise HTTPException(403, "this certificate was superseded by a renewal")
-    await record_heartbeat(session, identity.id, context.clock.now())
-    return ConnectorCaller(connector_id=identity.id, tenant_id=row.tenant_id)
+    """The connector behind this connection's client certificate, or 401/403; a call is a
+    contact (lastConnectionDateTime)."""
+    holder = await presented_identity(request, session, context, "connector")
+    if await find_connector(session, holder.id) is None:
+        raise HTTPException(403, "this connector was deleted")
+    await record_heartbeat(session, holder.id, context.clock.now())
+    return ConnectorCaller(connector_id=holder.id, tenant_id=holder.tenant_id)
 
 
 Connector = Annotated[ConnectorCaller, Depends(require_connector)]

@@ -7,7 +7,6 @@ SCEP profile with what its request must contain and a fresh challenge."""
 from __future__ import annotations
 
 import base64
-import binascii
 import datetime as dt
 from typing import Annotated
 
@@ -16,19 +15,13 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from shared.pki import LabCert
-from shared.tls import client_certificate
 
 from ..challenges import issue_challenge
+from ..client_identity import Holder, issue_identity, presented_identity
 from ..deps import Context, Session
 from ..domain.errors import ProfileError
 from ..domain.identity import Resource
 from ..identity_auth import WRITE_ROLES, verify_token
-from ..identity_ca import (
-    CertificateRejected,
-    check_client_certificate,
-    identity_of,
-    issue_client_certificate,
-)
 from ..management import (
     NotFound,
     get_device,
@@ -39,7 +32,6 @@ from ..management import (
     revoke_untargeted_certificates,
 )
 from ..management.enums import CertificateIssuanceState, ProfileStatus
-from ..store.connectors import DeviceIdentityRow
 from ..store.identity import group_ids_for
 
 router = APIRouter(prefix="/devices", tags=["Managed devices (MDM)"])
@@ -81,26 +73,14 @@ async def enroll(
         raise HTTPException(404, f"no managed device {body.device_id}") from exc
     if principal.object_id != device.user_id and not principal.roles & WRITE_ROLES:
         raise HTTPException(403, "only the device's primary user or an administrator enrols it")
-    try:
-        csr = base64.b64decode(body.certificate_request, validate=True)
-        now = context.clock.now()
-        cert = issue_client_certificate(
-            csr,
-            device.id,
-            ca_cert=context.pki.cert(LabCert.INTUNE_MDM_DEVICE_CA),
-            ca_key=context.pki.key(LabCert.INTUNE_MDM_DEVICE_CA),
-            now=now,
-            validity=dt.timedelta(days=365),
-        )
-    except (binascii.Error, ValueError) as exc:
-        raise HTTPException(400, f"certificateRequest: {exc}") from exc
-    identity = identity_of(cert)
-    row = await session.get(DeviceIdentityRow, device.id)
-    if row is None:
-        row = DeviceIdentityRow(device_id=device.id, tenant_id=device.tenant_id)
-        session.add(row)
-    row.serial_number, row.thumbprint = identity.serial_number, identity.thumbprint
-    row.not_after, row.issued_at = identity.not_after, now
+    cert = await issue_identity(
+        session,
+        context,
+        "device",
+        holder=Holder(device.id, device.tenant_id),
+        certificate_request=body.certificate_request,
+        validity=dt.timedelta(days=365),
+    )
     der = serialization.Encoding.DER
     return {
         "deviceId": device.id,
@@ -112,23 +92,12 @@ async def enroll(
 
 
 async def require_device(request: Request, session: Session, context: Context) -> DeviceCaller:
-    cert = client_certificate(request.scope)
-    if cert is None:
-        raise HTTPException(401, "a client certificate from the Intune MDM Device CA is required")
+    holder = await presented_identity(request, session, context, "device")
     try:
-        identity = check_client_certificate(
-            cert, ca_cert=context.pki.cert(LabCert.INTUNE_MDM_DEVICE_CA), now=context.clock.now()
-        )
-    except CertificateRejected as exc:
-        raise HTTPException(403, str(exc)) from exc
-    row = await session.get(DeviceIdentityRow, identity.id)
-    if row is None or row.serial_number != identity.serial_number:
-        raise HTTPException(403, "this MDM certificate is not the device's current one")
-    try:
-        await get_device(session, row.tenant_id, identity.id)
+        await get_device(session, holder.tenant_id, holder.id)
     except NotFound as exc:
         raise HTTPException(403, "this device was deleted") from exc
-    return DeviceCaller(device_id=identity.id, tenant_id=row.tenant_id)
+    return DeviceCaller(device_id=holder.id, tenant_id=holder.tenant_id)
 
 
 Device = Annotated[DeviceCaller, Depends(require_device)]

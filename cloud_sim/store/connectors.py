@@ -1,6 +1,6 @@
-"""Tables of the connector area: each connector's current identity certificate (the Connector CA
-issues it at sign-in and on renewal; only the current one is accepted), and SCEP transactions
-(validate → success/failure notification, idempotent by tenant and transaction ID)."""
+"""Tables of the connector and device areas: the current identity certificate of each connector
+and managed device, and SCEP transactions (validate → success/failure notification, idempotent
+by tenant and transaction ID)."""
 
 from __future__ import annotations
 
@@ -12,10 +12,15 @@ from sqlalchemy.orm import Mapped, mapped_column
 from .base import Base
 
 
-class ConnectorIdentityRow(Base):
-    __tablename__ = "connector_identities"
+class ClientIdentityRow(Base):
+    """The current identity certificate of a connector (Connector CA) or a managed device (MDM
+    Device CA): issued at sign-in or enrolment, replaced on renewal; only the current one is
+    accepted."""
 
-    connector_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    __tablename__ = "client_identities"
+
+    kind: Mapped[str] = mapped_column(String(16), primary_key=True)  # connector | device
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
     tenant_id: Mapped[str] = mapped_column(String(64), index=True)
     serial_number: Mapped[str] = mapped_column(String(64))
     thumbprint: Mapped[str] = mapped_column(String(64))
@@ -45,16 +50,3 @@ class ScepTransactionRow(Base):
     csr_sha256: Mapped[str] = mapped_column(String(64))
     validated_at: Mapped[dt.datetime]
     reported_at: Mapped[dt.datetime | None] = mapped_column(default=None)
-
-
-class DeviceIdentityRow(Base):
-    """A managed device's MDM identity certificate (from the MDM Device CA): the current one."""
-
-    __tablename__ = "device_identities"
-
-    device_id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    tenant_id: Mapped[str] = mapped_column(String(64), index=True)
-    serial_number: Mapped[str] = mapped_column(String(64))
-    thumbprint: Mapped[str] = mapped_column(String(64))
-    not_after: Mapped[dt.datetime]
-    issued_at: Mapped[dt.datetime]
