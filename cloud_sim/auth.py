@@ -17,6 +17,8 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from .deps import Session
+
 
 class Role(StrEnum):
     GLOBAL_ADMINISTRATOR = "Global Administrator"
@@ -36,25 +38,25 @@ class Principal:
     permissions: frozenset[str] = frozenset()
 
 
-async def require_admin(request: Request) -> Principal:
+async def require_admin(request: Request, session: Session) -> Principal:
     """An administrator whose role may change things (Global or Intune Administrator)."""
     from .identity_auth import verify_admin
 
-    return await verify_admin(request, write=True)
+    return await verify_admin(request, write=True, session=session)
 
 
-async def require_reader(request: Request) -> Principal:
+async def require_reader(request: Request, session: Session) -> Principal:
     """Any administrator role, read-only ones included."""
     from .identity_auth import verify_admin
 
-    return await verify_admin(request, write=False)
+    return await verify_admin(request, write=False, session=session)
 
 
-async def require_scep_provider(request: Request) -> Principal:
+async def require_scep_provider(request: Request, session: Session) -> Principal:
     """An app registration granted the Intune permission `scep_challenge_provider`."""
     from .identity_auth import verify_app
 
-    return await verify_app(request, permission="scep_challenge_provider")
+    return await verify_app(request, permission="scep_challenge_provider", session=session)
 
 
 AdminCaller = Annotated[Principal, Depends(require_admin)]

@@ -190,25 +190,33 @@ def install_error_handler(app: FastAPI) -> None:
     app.add_exception_handler(GraphError, graph_error_response)
 
 
-async def verify_admin(request: Request, write: bool) -> Principal:
+async def verify_admin(
+    request: Request, write: bool, session: AsyncSession | None = None
+) -> Principal:
     """An administrator's token, for Intune or Graph: Global or Intune Administrator to write,
     Read Only Operator as well to read."""
-    principal = await verify_token(request, {Resource.INTUNE, Resource.GRAPH})
+    principal = await verify_token(request, {Resource.INTUNE, Resource.GRAPH}, session)
     if principal.kind != "user" or not principal.roles & (WRITE_ROLES if write else READ_ROLES):
         raise denied()
     return principal
 
 
-async def verify_app(request: Request, permission: str) -> Principal:
+async def verify_app(
+    request: Request, permission: str, session: AsyncSession | None = None
+) -> Principal:
     """An app-only token for `permission`'s resource whose `roles` grant `permission`."""
-    principal = await verify_token(request, {PERMISSIONS[permission]})
+    principal = await verify_token(request, {PERMISSIONS[permission]}, session)
     if principal.kind != "app" or permission not in principal.permissions:
         raise denied()
     return principal
 
 
-async def verify_token(request: Request, audiences: set[Resource]) -> Principal:
-    """The caller behind `Authorization: Bearer`, if the token is good for one of `audiences`."""
+async def verify_token(
+    request: Request, audiences: set[Resource], session: AsyncSession | None = None
+) -> Principal:
+    """The caller behind `Authorization: Bearer`, if the token is good for one of `audiences`.
+    Give it the request's own `session` where there is one: a second session beside an open
+    write transaction would wait on SQLite's lock."""
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise unauthenticated("Access token is empty.")
@@ -228,9 +236,13 @@ async def verify_token(request: Request, audiences: set[Resource]) -> Principal:
     if not any(_same_resource(claims.get("aud"), audience) for audience in audiences):
         raise unauthenticated("Access token validation failure. Invalid audience.")
     principal = _principal(claims, tenant_id)
-    async with context.sessions() as session, session.begin():
-        if not await _exists(session, principal):
-            raise unauthenticated("Access token validation failure: unknown tenant or principal.")
+    if session is not None:
+        known = await _exists(session, principal)
+    else:
+        async with context.sessions() as own, own.begin():
+            known = await _exists(own, principal)
+    if not known:
+        raise unauthenticated("Access token validation failure: unknown tenant or principal.")
     return principal
 
 

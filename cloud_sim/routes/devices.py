@@ -66,7 +66,7 @@ async def enroll(
     body: EnrollDevice, request: Request, session: Session, context: Context
 ) -> dict[str, str]:
     """MDM enrolment: the device's primary user, or an administrator, vouches for the CSR."""
-    principal = await verify_token(request, {Resource.INTUNE, Resource.GRAPH})
+    principal = await verify_token(request, {Resource.INTUNE, Resource.GRAPH}, session)
     try:
         device = await get_device(session, principal.tenant_id, body.device_id)
     except NotFound as exc:
