@@ -143,6 +143,12 @@ class RevocationErrorCode(IntEnum):
     AUTHENTICATION_EXCEPTION = 4103
 
     @property
+    def retryable(self) -> bool:
+        """4100-4103: the connector could not do it now (CA down, busy, credentials); the
+        request goes back to the queue for another attempt."""
+        return self >= RevocationErrorCode.RETRYABLE_SERVICE_EXCEPTION
+
+    @property
     def wire_name(self) -> str:
         """The C# enum name: `None`, `CertificateNotFoundError`, ..."""
         return "".join(part.capitalize() for part in self.name.split("_"))

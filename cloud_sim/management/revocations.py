@@ -8,6 +8,12 @@ Quirks of the real service kept on purpose (IRA issue #133, undocumented by Micr
 `maxRequests` truncates the queue BEFORE the `issuerName` filter is applied, so a page may be
 empty although matching requests wait further down; and `issuerName` is compared with the
 request's `caConfiguration`, not with its issuer name.
+
+Nothing is lost when a connector fails half-way: a result with a retryable code (4100-4103: the
+CA was down or busy) puts the request back in the queue, and a request downloaded but not
+answered within `DOWNLOAD_LEASE` (the connector died, or its upload never arrived) is offered
+again. Revoking twice is harmless: the second attempt answers ConflictError, which counts as
+revoked.
 """
 
 from __future__ import annotations
@@ -16,7 +22,7 @@ import datetime as dt
 import uuid
 from collections.abc import Iterable
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..domain.codes import RevocationErrorCode
@@ -27,6 +33,8 @@ from .errors import InvalidRequest
 from .records import DeviceId, RequestContext, RevocationRequest
 
 MAX_REQUESTS = 500
+DOWNLOAD_LEASE = dt.timedelta(minutes=10)
+"""How long a downloaded request waits for its result before it is offered again."""
 # a certificate that has a serial and is not already on its way out may be revoked
 _REVOCABLE = (Revoke.NONE.value, Revoke.FAILED.value)
 
@@ -109,14 +117,19 @@ async def pending_revocations(
 ) -> list[RevocationRequest]:
     """A connector's download: up to `max_requests` (1..500) pending requests, oldest first,
     then — quirk #133 — only those whose caConfiguration equals `issuer_name` (case-insensitive)
-    when it is given. The ones returned become `downloaded`; the rest stay pending."""
+    when it is given. The ones returned become `downloaded`; the rest stay pending. A request
+    downloaded longer than `DOWNLOAD_LEASE` ago without a result counts as pending again."""
     if not 1 <= max_requests <= MAX_REQUESTS:
         raise InvalidRequest(f"maxRequests must be between 1 and {MAX_REQUESTS}")
+    lapsed = and_(
+        RevocationRequestRow.state == RevocationState.DOWNLOADED.value,
+        RevocationRequestRow.updated_at <= now - DOWNLOAD_LEASE,
+    )
     query = (
         select(RevocationRequestRow)
         .where(
             RevocationRequestRow.tenant_id == tenant_id,
-            RevocationRequestRow.state == RevocationState.PENDING.value,
+            or_(RevocationRequestRow.state == RevocationState.PENDING.value, lapsed),
         )
         .order_by(RevocationRequestRow.seq)
         .limit(max_requests)
@@ -144,9 +157,10 @@ async def record_revocation_result(
     now: dt.datetime,
 ) -> bool:
     """A connector's uploaded result. `error_code` as either client sends it (4005, "4005",
-    "ConflictError"); ConflictError (already revoked) counts as revoked. False for a request
-    context unknown in the tenant; a result for an already resolved request changes nothing
-    (the connector's outbox may deliver twice)."""
+    "ConflictError"); ConflictError (already revoked) counts as revoked; a retryable code
+    (4100-4103) puts the request back in the queue. False for a request context unknown in the
+    tenant; a result for an already resolved request changes nothing (a connector may upload
+    twice)."""
     try:
         code = (
             RevocationErrorCode.NONE
@@ -165,6 +179,14 @@ async def record_revocation_result(
     if row.state in (RevocationState.REVOKED.value, RevocationState.FAILED.value):
         return True
     revoked = succeeded or code is RevocationErrorCode.CONFLICT_ERROR
+    if not revoked and code.retryable:
+        row.state = RevocationState.PENDING.value
+        row.error_code = code.wire_name
+        row.error_message = error_message
+        row.updated_at = now
+        await _set_revoke_status(session, row, Revoke.PENDING, now)
+        await session.flush()
+        return True
     row.state = (RevocationState.REVOKED if revoked else RevocationState.FAILED).value
     row.error_code = code.wire_name
     row.error_message = error_message

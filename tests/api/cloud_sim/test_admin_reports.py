@@ -24,6 +24,7 @@ from cloud_sim.management.enums import (
     RevocationReason,
     RevocationState,
 )
+from cloud_sim.management.revocations import DOWNLOAD_LEASE
 from shared.pki import LabPki
 
 from .admin_support import (
@@ -264,7 +265,7 @@ async def test_results_move_the_queue_and_the_certificate_state(
         for context, succeeded, code in (
             (page[0].request_context, True, "0"),
             (page[1].request_context, False, "ConflictError"),
-            (page[2].request_context, False, 4103),
+            (page[2].request_context, False, 4000),
             (page[2].request_context, True, None),  # delivered twice: the first result stands
             ("no-such-request", True, None),
         ):
@@ -298,10 +299,48 @@ async def test_results_move_the_queue_and_the_certificate_state(
     ] == [
         (RevocationState.REVOKED, "None"),
         (RevocationState.REVOKED, "ConflictError"),
-        (RevocationState.FAILED, "AuthenticationException"),
+        (RevocationState.FAILED, "NonRetryableServiceException"),
     ]
     assert await revoke_statuses() == [
         ("revoked", "revoked"),
         ("revoked", "revoked"),
         ("failed", "issued"),
     ]
+
+
+async def test_a_retryable_result_or_a_lapsed_download_puts_the_request_back(
+    app: FastAPI, client: httpx.AsyncClient, lab_pki: LabPki
+) -> None:
+    devices = [await new_device(client, f"LAPTOP-{n}") for n in range(2)]
+    _, scep = await new_scep_profile(client, lab_pki)
+    for n, device in enumerate(devices):
+        await seed_certificate(app, device, scep, f"0{n}", now=NOW)
+        await client.post(f"{BASE}/managedDevices/{device}/retire")
+    later = NOW + DOWNLOAD_LEASE
+
+    async with db(app) as session:
+        first = await pending_revocations(session, TENANT, 500, None, now=NOW)
+        await record_revocation_result(
+            session,
+            TENANT,
+            first[0].request_context,
+            succeeded=False,
+            error_code="ServiceUnavailableException",
+            error_message="the CA did not answer",
+            now=NOW,
+        )
+        # the second was downloaded and never answered (the connector died)
+        again_at_once = await pending_revocations(session, TENANT, 500, None, now=NOW)
+        within_lease = await pending_revocations(
+            session, TENANT, 500, None, now=later - dt.timedelta(seconds=1)
+        )
+        after_lease = await pending_revocations(session, TENANT, 500, None, now=later)
+
+    path = f"{BASE}/deviceConfigurations/{scep}/managedDeviceCertificateStates"
+    statuses = [s["certificateRevokeStatus"] for s in (await client.get(path)).json()["value"]]
+    assert [r.serial_number for r in first] == ["00", "01"]
+    assert [r.serial_number for r in again_at_once] == ["00"]  # retryable: queued again
+    assert within_lease == []
+    # both were downloaded at NOW and never answered: offered again once the lease lapsed
+    assert [r.serial_number for r in after_lease] == ["00", "01"]
+    assert statuses == ["issued", "issued"]
