@@ -3,13 +3,14 @@ lab PKI. Built once in the app's lifespan and kept on `app.state.cloud`."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from shared.clock import Clock
 from shared.pki import LabPki
 
+from .faults import FaultBoard
 from .settings import CloudSettings
 
 
@@ -20,3 +21,4 @@ class CloudContext:
     engine: AsyncEngine
     sessions: async_sessionmaker[AsyncSession]
     pki: LabPki
+    faults: FaultBoard = field(default_factory=FaultBoard)

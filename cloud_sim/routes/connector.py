@@ -29,6 +29,7 @@ from ..auth import AdminCaller
 from ..client_identity import Holder, issue_identity, presented_identity
 from ..context import CloudContext
 from ..deps import Context, Session
+from ..faults import FaultPoint
 from ..management import find_connector, record_heartbeat, register_connector
 from ..management.records import Actor
 from ..store.identity import directory
@@ -155,6 +156,7 @@ async def heartbeat(body: Heartbeat, caller: Connector, session: Session, contex
 async def validate_request(
     body: ValidateRequest, caller: Connector, session: Session, context: Context
 ) -> ScepActionResult:
+    context.faults.trip(FaultPoint.VALIDATION)
     return await scep_actions.validate_request(
         session, context, caller.tenant_id, f"connector:{caller.connector_id}", body.request
     )
@@ -166,6 +168,7 @@ async def validate_request(
 async def success_notification(
     body: SuccessNotification, caller: Connector, session: Session, context: Context
 ) -> ScepActionResult:
+    context.faults.trip(FaultPoint.NOTIFICATION)
     return await scep_actions.success_notification(
         session, context, caller.tenant_id, body.notification
     )
@@ -177,6 +180,7 @@ async def success_notification(
 async def failure_notification(
     body: FailureNotification, caller: Connector, session: Session, context: Context
 ) -> ScepActionResult:
+    context.faults.trip(FaultPoint.NOTIFICATION)
     return await scep_actions.failure_notification(
         session, context, caller.tenant_id, body.notification
     )

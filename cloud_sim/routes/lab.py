@@ -1,5 +1,6 @@
 """Lab-only routes (off with `CLOUD_LAB_API=false`): what a real tenant does not offer but a lab
-user needs, such as a challenge on demand for testing any SCEP client or server by hand."""
+user needs, such as a challenge on demand for testing any SCEP client or server by hand, and
+faults to arm (`/lab/faults`, see `faults`). Each needs an Intune administrator's token."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from ..auth import AdminCaller
 from ..challenges import NotScepProfile, issue_challenge
 from ..deps import Context, Session
 from ..domain.errors import ProfileError
+from ..faults import FaultPoint
 from ..management import NotFound
 
 router = APIRouter(prefix="/lab", tags=["Lab only"])
@@ -51,3 +53,40 @@ async def challenge(
         "caThumbprint": issued.ca_thumbprint,
         "expiresAt": issued.expires_at.isoformat(),
     }
+
+
+class FaultRequest(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    status: int = Field(default=503, ge=500, le=599)
+    times: int | None = Field(default=None, ge=1, description="None: until cleared")
+
+
+def _lab_api(context: Context) -> None:
+    if not context.settings.lab_api:
+        raise HTTPException(404, "the lab API is off")
+
+
+@router.get("/faults")
+async def list_faults(_: AdminCaller, context: Context) -> dict[str, object]:
+    _lab_api(context)
+    armed = context.faults.armed()
+    return {
+        point.value: {"status": fault.status, "times": fault.remaining}
+        for point, fault in armed.items()
+    }
+
+
+@router.put("/faults/{point}", status_code=204)
+async def arm_fault(
+    point: FaultPoint, body: FaultRequest, _: AdminCaller, context: Context
+) -> None:
+    """Answer calls at `point` with `status`, `times` times (or until cleared)."""
+    _lab_api(context)
+    context.faults.arm(point, status=body.status, times=body.times)
+
+
+@router.delete("/faults", status_code=204)
+async def clear_faults(_: AdminCaller, context: Context) -> None:
+    _lab_api(context)
+    context.faults.clear()

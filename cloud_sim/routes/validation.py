@@ -26,6 +26,7 @@ from shared.api.intune import (
 from .. import scep_actions
 from ..auth import ScepProviderCaller
 from ..deps import Context, Session
+from ..faults import FaultPoint
 from .revocation import download, upload
 
 router = APIRouter(tags=["SCEP validation API (third-party CAs)"])
@@ -60,6 +61,7 @@ async def validate_request(
     """Is this SCEP request's challenge genuine, fresh, for this device, and does the CSR match
     it? `code` is `Success` or the reason; anything but Success means: do not issue."""
     _checked(response, client_request_id, api_version, SCEP_API_VERSION)
+    context.faults.trip(FaultPoint.VALIDATION)
     return await scep_actions.validate_request(
         session, context, caller.tenant_id, f"app:{caller.object_id}", body.request
     )
@@ -79,6 +81,7 @@ async def success_notification(
 ) -> ScepActionResult:
     """The CA issued the certificate for a validated request (idempotent)."""
     _checked(response, client_request_id, api_version, SCEP_API_VERSION)
+    context.faults.trip(FaultPoint.NOTIFICATION)
     return await scep_actions.success_notification(
         session, context, caller.tenant_id, body.notification
     )
@@ -98,6 +101,7 @@ async def failure_notification(
 ) -> ScepActionResult:
     """The CA could not issue (its HRESULT is shown to administrators; idempotent)."""
     _checked(response, client_request_id, api_version, SCEP_API_VERSION)
+    context.faults.trip(FaultPoint.NOTIFICATION)
     return await scep_actions.failure_notification(
         session, context, caller.tenant_id, body.notification
     )

@@ -54,6 +54,10 @@ class LabCert(StrEnum):
     NDES_RA_SIGN = "ndes-ra-sign"
     NDES_RA_ENCRYPT = "ndes-ra-encrypt"
     NDES_ENROLLMENT_AGENT = "ndes-enrollment-agent"
+    NDES_HOST_TLS = "ndes-host-tls"
+    """The NDES host's own TLS certificate (IIS): the connector's local API serves with it."""
+    NDES_POLICY_MODULE = "ndes-policy-module"
+    """The Intune policy module's client-authentication certificate (NDESCertThumbprint)."""
     INTUNE_CONNECTOR_CA = "intune-connector-ca"
     INTUNE_MDM_DEVICE_CA = "intune-mdm-device-ca"
     INTUNE_CHALLENGE_CA = "intune-challenge-ca"
@@ -228,6 +232,23 @@ def default_lab_spec(
                 ra_validity,
                 {"digital_signature"},
                 ekus=cra,
+            ),
+            spec(
+                LabCert.NDES_HOST_TLS,
+                "CN=ndes.lab.test,O=Lab",
+                issuing,
+                ra_validity,
+                {"digital_signature", "key_encipherment"},
+                ekus=(Eku.SERVER_AUTH.value,),
+                sans=(San("dns", "ndes.lab.test"), *_tls_sans(())),
+            ),
+            spec(
+                LabCert.NDES_POLICY_MODULE,
+                "CN=ndes.lab.test,OU=NDES Policy Module,O=Lab",
+                issuing,
+                ra_validity,
+                {"digital_signature", "key_encipherment"},
+                ekus=(Eku.CLIENT_AUTH.value,),
             ),
             root(LabCert.INTUNE_CONNECTOR_CA, "CN=Microsoft Intune ImportPFX Connector CA"),
             root(LabCert.INTUNE_MDM_DEVICE_CA, "CN=Microsoft Intune MDM Device CA"),

@@ -22,7 +22,15 @@ from cloud_sim.management.records import SYSTEM_ACTOR
 from shared.pki import CsrSpec, KeySpec, LabPki, San, build_csr, generate_key
 
 from .admin_support import db, seed_windows_device
-from .identity_support import Lab, app_fixture, app_token, cheap_hashes_fixture, lab_fixture  # noqa: F401 (fixtures)
+from .identity_support import (  # noqa: F401 (fixtures)
+    INTUNE_SCOPE,
+    Lab,
+    app_fixture,
+    app_token,
+    cheap_hashes_fixture,
+    lab_fixture,
+    user_token,
+)
 
 SCEP = "/RACerts/ScepRequestValidationFEService/ScepActions"
 PKI = "/RACerts/PkiConnectorFEService/CertificateAuthorityRequests"
@@ -301,3 +309,36 @@ async def test_revocation_results_as_csharp_sends_them(
     async with db(app) as session:
         states = await certificate_states_for_device(session, lab.tenant.id, enrolment.device_id)
     assert states[0].revoke_status.value == "revoked"  # ConflictError: already revoked counts
+
+
+async def test_lab_faults_answer_the_armed_calls_then_stop(
+    app: FastAPI, lab: Lab, client: httpx.AsyncClient, enrolment: Enrolment
+) -> None:
+    admin_token = await user_token(client, lab.intune_admin, scope=INTUNE_SCOPE)
+    admin = {"Authorization": f"Bearer {admin_token}"}
+    csr = _csr(enrolment.challenge)
+    armed = await client.put("/lab/faults/notification", headers=admin, json={"times": 2})
+    assert armed.status_code == 204, armed.text
+    listed = await client.get("/lab/faults", headers=admin)
+    assert listed.json() == {"notification": {"status": 503, "times": 2}}
+
+    validated = await _post(client, f"{SCEP}/validateRequest", enrolment.token, _validate("f", csr))
+    answers = [
+        (await _post(client, f"{SCEP}/successNotification", enrolment.token, _success("f", csr)))
+        for _ in range(3)
+    ]
+
+    assert validated.json()["code"] == "Success"  # only the armed point fails
+    assert [a.status_code for a in answers] == [503, 503, 200]
+    assert answers[2].json()["code"] == "Success"
+    assert (await client.get("/lab/faults", headers=admin)).json() == {}
+    assert (await client.put("/lab/faults/validation", headers=admin, json={})).status_code == 204
+    refused = await _post(client, f"{SCEP}/validateRequest", enrolment.token, _validate("g", csr))
+    assert refused.status_code == 503
+    assert (await client.delete("/lab/faults", headers=admin)).status_code == 204
+    assert (await client.put("/lab/faults/bogus", headers=admin, json={})).status_code == 422
+    assert (
+        await client.put("/lab/faults/validation", headers=admin, json={"status": 200})
+    ).status_code == 422
+    user = {"Authorization": f"Bearer {await user_token(client, lab.user, scope=INTUNE_SCOPE)}"}
+    assert (await client.put("/lab/faults/validation", headers=user, json={})).status_code == 403

@@ -288,3 +288,18 @@ def test_spec_validation() -> None:
         LabPkiSpec(SEED, datetime(2025, 1, 1), (root,))
     with pytest.raises(LabPkiError, match="names files"):
         CertSpec("../evil", _name("CN=E"))
+
+
+def test_the_ndes_host_and_policy_module_certificates(pki: LabPki) -> None:
+    def ekus(label: LabCert) -> list[str]:
+        ext = pki.cert(label).extensions.get_extension_for_class(x509.ExtendedKeyUsage)
+        return [oid.dotted_string for oid in ext.value]
+
+    host = pki.cert(LabCert.NDES_HOST_TLS)
+    san = host.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    assert "ndes.lab.test" in san.get_values_for_type(x509.DNSName)
+    assert [str(ip) for ip in san.get_values_for_type(x509.IPAddress)] == ["127.0.0.1"]
+    assert ekus(LabCert.NDES_HOST_TLS) == ["1.3.6.1.5.5.7.3.1"]
+    assert ekus(LabCert.NDES_POLICY_MODULE) == ["1.3.6.1.5.5.7.3.2"]
+    for label in (LabCert.NDES_HOST_TLS, LabCert.NDES_POLICY_MODULE):
+        assert pki.cert(label).issuer == pki.cert(LabCert.ISSUING_CA).subject
