@@ -3,8 +3,14 @@ success or failure notification. One service for both callers: third-party CAs (
 Microsoft's published API) and the lab's Certificate Connector (mutual TLS).
 
 Notifications are idempotent by tenant and transaction ID: a repeated delivery answers as the
-first did and changes nothing. A success marks the challenge used (unless challenges may be
-reused), so a replayed challenge fails validation afterwards.
+first did and changes nothing.
+
+A challenge serves one request (unless challenges may be reused): a successful validation
+reserves it for its transaction, so another transaction carrying it is refused
+(BadCertificateRequestIdInChallenge) from that moment — not only once the success report has
+arrived, which a durable outbox may deliver seconds or hours later. The same transaction with the
+same CSR may be validated again (a device resending after a lost answer). A failure notification
+releases the challenge: nothing was issued with it.
 """
 
 from __future__ import annotations
@@ -42,8 +48,11 @@ ODATA_CONTEXT = (
 class _Lookup:
     """The decision table's questions, answered from the cloud's database."""
 
-    def __init__(self, session: AsyncSession, tenant_id: str) -> None:
+    def __init__(
+        self, session: AsyncSession, tenant_id: str, transaction_id: str = "", csr_digest: str = ""
+    ) -> None:
         self.session, self.tenant_id = session, tenant_id
+        self.transaction_id, self.csr_digest = transaction_id, csr_digest
 
     async def device_exists(self, tenant_id: str, device_id: str) -> bool:
         try:
@@ -57,13 +66,19 @@ class _Lookup:
         return device.user_id is not None and device.user_id.lower() == user_id.lower()
 
     async def challenge_used(self, challenge_id: str) -> bool:
-        used = await self.session.scalar(
-            select(ScepTransactionRow.id).where(
+        """Held by another request: validated or issued, under another transaction ID or for
+        another CSR."""
+        holders = await self.session.scalars(
+            select(ScepTransactionRow).where(
+                ScepTransactionRow.tenant_id == self.tenant_id,
                 ScepTransactionRow.challenge_id == challenge_id,
-                ScepTransactionRow.state == "issued",
+                ScepTransactionRow.state.in_(("validated", "issued")),
             )
         )
-        return used is not None
+        return any(
+            row.transaction_id != self.transaction_id or row.csr_sha256 != self.csr_digest
+            for row in holders
+        )
 
     async def is_profile_targeted(self, device_id: str, profile_id: str) -> bool:
         device = await get_device(self.session, self.tenant_id, device_id)
@@ -116,7 +131,9 @@ async def validate_request(
         keys=challenge_keys(context),
         caller_tenant_id=tenant_id,
         now=now,
-        lookup=_Lookup(session, tenant_id),
+        lookup=_Lookup(
+            session, tenant_id, body.transaction_id, _csr_digest(body.certificate_request)
+        ),
         allow_reuse=context.settings.challenge_reusable,
     )
     claims = verdict.claims

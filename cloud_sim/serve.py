@@ -5,14 +5,11 @@ one (and check which CA issued it); other routes ignore it."""
 
 from __future__ import annotations
 
-import ssl
-from collections.abc import Callable
-
 import uvicorn
 from fastapi import FastAPI
 
 from shared.pki import LabCert, LabPki
-from shared.tls import TlsScopeH11Protocol, server_context
+from shared.tls import server_context, uvicorn_tls_config
 
 from .settings import CloudSettings
 
@@ -30,13 +27,6 @@ def uvicorn_config(app: FastAPI, settings: CloudSettings, pki: LabPki) -> uvicor
     context = server_context(
         pki.path(LabCert.TLS_SERVER), pki.key_path(LabCert.TLS_SERVER), client_ca_file=client_cas
     )
-    factory: Callable[[uvicorn.Config, Callable[[], ssl.SSLContext]], ssl.SSLContext]
-    factory = lambda _config, _default: context  # noqa: E731
-    return uvicorn.Config(
-        app,
-        host=settings.host,
-        port=settings.port,
-        log_level="warning",
-        http=TlsScopeH11Protocol,
-        ssl_context_factory=factory,
+    return uvicorn_tls_config(
+        app, host=settings.host, port=settings.port, context=context, log_level="warning"
     )

@@ -1,12 +1,16 @@
 """The Certificate Connector for Microsoft Intune, as it runs on the NDES host.
 
-It will hold its identity certificate from the Intune Connector CA, answer the NDES policy module
-(verify request, notify), ask the cloud to validate challenges, and deliver status reports from a
-durable outbox; in the background it will heartbeat, run the revocation agent and renew its
-identity certificate. The rest is issue 5.
+It holds its identity certificate from the Intune Connector CA, answers the NDES policy module
+(verify request, notify), asks the cloud to validate challenges, and delivers status reports from
+a durable outbox; in the background it heartbeats, runs the revocation agent and renews its
+identity certificate.
 
-Built so far, the durable outbox: `outbox` (the report, the retry policy, the `OutboxStore` and
-`Sender` ports), `store` (`SqlOutboxStore`, one table) and `delivery` (`OutboxWorker`, which logs
-the real connector's events 4008 ScepNotifySuccess, 4009 ScepNotifyAttemptFailed and 4010
-ScepNotifySaveToDiskFailed).
+Modules: `app` (the local API and the lifespan that runs the agents), `service` (verify and
+notify), `cloud` (`CloudClient`, the cloud's connector API over mutual TLS), `identity` (the
+identity key pair on disk: atomic writes, the start-up check), the durable outbox (`outbox`: the
+report, the retry policy, the `OutboxStore` and `Sender` ports; `store`: `SqlOutboxStore`;
+`delivery`: `OutboxWorker`, events 4008-4010), and the agents: `heartbeat` (`HeartbeatAgent`),
+`revocation` (`RevocationAgent` and its `CaRevoker` port, events 3002-3101) with `ca`
+(`HttpCaRevoker`, the CA's HTTP API), `renewal` (`IdentityRenewer`, events 10100/10102), all
+looping through `periodic.repeat`.
 """

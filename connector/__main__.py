@@ -6,7 +6,9 @@
 
 Sign-in needs an Intune administrator (the cloud refuses others, and administrators without an
 Intune licence, with 0x80004003); bad credentials, a non-administrator or an unreachable cloud
-end with a message and exit status 1, and leave no identity files behind.
+end with a message and exit status 1, and leave no identity files behind. Serving first checks
+that the identity key belongs to the identity certificate: a missing, unreadable or mismatched
+file is named and the exit status is 2.
 """
 
 from __future__ import annotations
@@ -15,63 +17,24 @@ import argparse
 import asyncio
 import logging
 import os
-import ssl
 import sys
 
 import httpx
 import uvicorn
 from pydantic import ValidationError
 
-from shared.pki import KeyFileError, KeySpec, generate_key, load_certificate_file
-from shared.tls import TlsScopeH11Protocol, server_context
+from shared.pki import KeyFileError
 
 from .app import create_app
-from .cloud import CloudError, enroll
+from .cloud import CloudError
+from .identity import check_identity
+from .serve import uvicorn_config
 from .settings import ConnectorSettings
-
-PUBLIC_CLIENT_ID = "d1ddf0e4-d672-4dae-b554-9d5bdfd93547"  # Microsoft Intune PowerShell
-INTUNE_SCOPE = "https://api.manage.microsoft.com//.default"
-
-
-class SignInFailed(Exception):
-    pass
-
-
-async def _admin_token(settings: ConnectorSettings, upn: str, password: str) -> str:
-    tenant = upn.rpartition("@")[2]
-    verify = ssl.create_default_context(cafile=str(settings.cloud_ca_path))
-    async with httpx.AsyncClient(base_url=settings.cloud_url, verify=verify, timeout=30) as client:
-        response = await client.post(
-            f"/{tenant}/oauth2/v2.0/token",
-            data={
-                "grant_type": "password",
-                "client_id": PUBLIC_CLIENT_ID,
-                "scope": INTUNE_SCOPE,
-                "username": upn,
-                "password": password,
-            },
-        )
-    if response.status_code != 200:
-        try:
-            reason = str(response.json().get("error_description", response.text))
-        except ValueError:
-            reason = response.text
-        raise SignInFailed(f"sign-in refused: {reason.splitlines()[0][:300]}")
-    token: str = response.json()["access_token"]
-    return token
+from .signin import SignInFailed, sign_in
 
 
 async def _enroll(settings: ConnectorSettings, upn: str, password: str, machine: str) -> str:
-    token = await _admin_token(settings, upn, password)
-    identity = await enroll(
-        settings.cloud_url,
-        settings.cloud_ca_path,
-        token,
-        machine,
-        generate_key(KeySpec.rsa(2048)),
-        data_dir=settings.data_dir,
-        connector_version=settings.connector_version,
-    )
+    identity = await sign_in(settings, upn, password, machine)
     return f"signed in: connector {identity.connector_id}, certificate until {identity.not_after}"
 
 
@@ -103,30 +66,14 @@ def main(argv: list[str] | None = None) -> int:
             return 1
         return 0
     try:
-        load_certificate_file(settings.effective_identity_cert_path)
+        check_identity(settings)
     except KeyFileError as exc:
         print(
-            f"connector: no identity ({exc}); run `python -m connector enroll` first",
+            f"connector: {exc}\n(no identity yet? run `python -m connector enroll` first)",
             file=sys.stderr,
         )
         return 2
-    app = create_app(settings)
-    if settings.tls_cert_path is None or settings.tls_key_path is None:
-        uvicorn.run(app, host=settings.host, port=settings.port, log_level="info")
-        return 0
-    context = server_context(
-        settings.tls_cert_path, settings.tls_key_path, client_ca_file=settings.policy_module_ca_path
-    )
-    uvicorn.Server(
-        uvicorn.Config(
-            app,
-            host=settings.host,
-            port=settings.port,
-            log_level="info",
-            http=TlsScopeH11Protocol,
-            ssl_context_factory=lambda _config, _default: context,
-        )
-    ).run()
+    uvicorn.Server(uvicorn_config(create_app(settings), settings)).run()
     return 0
 
 

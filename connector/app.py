@@ -1,13 +1,18 @@
 """The connector's local API for NDES's Intune policy module: `POST VERIFY_PATH`,
 `POST NOTIFY_PATH` and `GET /health`. The module authenticates with its client certificate,
 whose SHA-1 thumbprint must be in `policy_module_thumbprints` (the real connector's
-`NDESCertThumbprint`); an empty list refuses every caller. The lifespan creates the outbox table
-and runs the outbox worker until shutdown."""
+`NDESCertThumbprint`); an empty list refuses every caller.
+
+The lifespan checks that the identity key matches the identity certificate (a `KeyFileError`
+naming the files stops the start), creates the outbox table and runs the background agents until
+shutdown: the outbox worker, the heartbeat, the identity renewal and — when `ca_url` is set — the
+revocation agent."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import ssl
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Annotated
@@ -28,13 +33,20 @@ from shared.api.connector import (
 from shared.clock import Clock, SystemClock
 from shared.pki import load_certificate_file
 from shared.pki.errors import KeyFileError
-from shared.tls import client_certificate
+from shared.tls import client_certificate, client_context
 
+from .ca import HttpCaRevoker
 from .cloud import CloudClient, OutboxSender
 from .delivery import OutboxSaveFailed, OutboxWorker
+from .heartbeat import HeartbeatAgent
+from .identity import check_identity
+from .renewal import IdentityRenewer
+from .revocation import RevocationAgent
 from .service import ConnectorService, IssuedCertificateInvalid
 from .settings import ConnectorSettings
 from .store import SqlOutboxStore, create_engine
+
+REVOCATION_DISABLED = {"enabled": False, "lastPass": None, "lastError": None, "pendingUploads": 0}
 
 
 @dataclass(frozen=True)
@@ -44,6 +56,9 @@ class ConnectorContext:
     store: SqlOutboxStore
     worker: OutboxWorker
     cloud: CloudClient
+    heartbeat: HeartbeatAgent
+    renewer: IdentityRenewer
+    revocation: RevocationAgent | None  # None: no CA configured
 
 
 def _context(request: Request) -> ConnectorContext:
@@ -72,32 +87,76 @@ def require_policy_module(request: Request, context: Context) -> x509.Certificat
 PolicyModule = Annotated[x509.Certificate, Depends(require_policy_module)]
 
 
+def _revoker(
+    settings: ConnectorSettings, transport: httpx.AsyncBaseTransport | None
+) -> HttpCaRevoker | None:
+    if settings.ca_url is None or settings.ca_admin_token is None:
+        return None
+    verify: ssl.SSLContext | bool = True
+    if settings.ca_url.startswith("https:") and transport is None:
+        verify = client_context(settings.cloud_ca_path)  # the lab's TLS root
+    return HttpCaRevoker(
+        settings.ca_url,
+        settings.ca_admin_token,
+        transport,
+        timeout=settings.ca_timeout_seconds,
+        verify=verify,
+    )
+
+
 def create_app(
     settings: ConnectorSettings,
     *,
     cloud_transport: httpx.AsyncBaseTransport | None = None,
+    ca_transport: httpx.AsyncBaseTransport | None = None,
     clock: Clock | None = None,
 ) -> FastAPI:
+    """The connector; `cloud_transport` and `ca_transport` replace the network (tests)."""
     clock = clock or SystemClock()
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        check_identity(settings)
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         engine = create_engine(settings.effective_database_url)
         store = SqlOutboxStore(engine)
         await store.create_tables()
         cloud = CloudClient.from_settings(settings, transport=cloud_transport)
         worker = OutboxWorker(store, OutboxSender(cloud), clock)
+        heartbeat = HeartbeatAgent(cloud, clock, settings.connector_version)
+        renewer = IdentityRenewer(settings, cloud, clock)
+        revoker = _revoker(settings, ca_transport)
+        revocation = (
+            None
+            if revoker is None
+            else RevocationAgent(cloud, revoker, clock, batch=settings.revocation_batch)
+        )
         app.state.connector = ConnectorContext(
-            settings, ConnectorService(cloud, worker, clock), store, worker, cloud
+            settings,
+            ConnectorService(cloud, worker, clock),
+            store,
+            worker,
+            cloud,
+            heartbeat,
+            renewer,
+            revocation,
         )
         stop = asyncio.Event()
-        task = asyncio.create_task(worker.run_forever(stop, settings.outbox_poll_seconds))
+        loops = [
+            worker.run_forever(stop, settings.outbox_poll_seconds),
+            heartbeat.run_forever(stop, settings.heartbeat_seconds),
+            renewer.run_forever(stop, settings.identity_check_seconds),
+        ]
+        if revocation is not None:
+            loops.append(revocation.run_forever(stop, settings.revocation_poll_seconds))
+        tasks = [asyncio.create_task(loop) for loop in loops]
         try:
             yield
         finally:
             stop.set()
-            await task
+            await asyncio.gather(*tasks, return_exceptions=True)
+            if revoker is not None:
+                await revoker.aclose()
             await cloud.aclose()
             await engine.dispose()
 
@@ -123,9 +182,13 @@ def create_app(
             expiry: str | None = identity.not_valid_after_utc.isoformat()
         except KeyFileError:
             expiry = None
+        revocation = context.revocation
         return {
             "outboxPending": await context.store.pending_count(),
             "identityNotAfter": expiry,
+            "identity": {**context.renewer.health(), "notAfter": expiry},
+            "heartbeat": context.heartbeat.health(),
+            "revocation": REVOCATION_DISABLED if revocation is None else revocation.health(),
         }
 
     return app

@@ -1,7 +1,7 @@
 """The connector's side of the cloud's connector API: `CloudClient` (validate, heartbeat, renew,
-the two notifications) over mutual TLS with the identity certificate, `OutboxSender` (the
-outbox's `Sender` on that client) and `enroll` (sign-in with an administrator's token, which
-writes the identity key pair into the data folder).
+the two notifications, the revocation download and upload) over mutual TLS with the identity
+certificate, `OutboxSender` (the outbox's `Sender` on that client) and `enroll` (sign-in with an
+administrator's token, which writes the identity key pair into the data folder).
 
 Errors: `CloudError` is the root; `CloudUnavailable` means "the call may be tried again"
 (network error, timeout, 5xx, 429, and 401/403: the identity certificate may be renewed or the
@@ -14,9 +14,8 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime as dt
-import os
 import ssl
-import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,12 +25,23 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.x509.oid import NameOID
 from pydantic import ValidationError
 
-from shared.api.intune import ScepActionResult, ValidateRequest, ValidationRequestBody
-from shared.pki import CsrSpec, PrivateKey, build_csr, private_key_pem
+from shared.api.intune import (
+    DownloadParameters,
+    DownloadRevocationRequests,
+    RevocationRequest,
+    RevocationRequests,
+    RevocationResult,
+    ScepActionResult,
+    UploadRevocationResults,
+    ValidateRequest,
+    ValidationRequestBody,
+)
+from shared.pki import CsrSpec, PrivateKey, build_csr
 from shared.tls import client_context
 
+from .identity import write_identity as write_identity  # re-exported: enroll writes it
 from .outbox import Report, ReportKind, SendResult
-from .settings import IDENTITY_CERT_FILE, IDENTITY_KEY_FILE, ConnectorSettings
+from .settings import ConnectorSettings
 
 SUCCESS = "Success"
 RETRYABLE_STATUS = frozenset({401, 403, 408, 425, 429})
@@ -101,13 +111,36 @@ def _action_result(response: httpx.Response, call: str) -> ScepActionResult:
         raise CloudCallRejected(f"{call}: the answer is not a ScepActionResult") from exc
 
 
+def _http_client(
+    settings: ConnectorSettings, transport: httpx.AsyncBaseTransport | None
+) -> httpx.AsyncClient:
+    """Mutual TLS with the identity key pair as the files hold it now, trusting only the lab TLS
+    root; with `transport` (tests), that transport instead and no TLS context."""
+    timeout = httpx.Timeout(settings.cloud_timeout_seconds)
+    if transport is not None:
+        return httpx.AsyncClient(transport=transport, base_url=settings.cloud_url, timeout=timeout)
+    context = client_context(
+        settings.cloud_ca_path,
+        cert_file=settings.effective_identity_cert_path,
+        key_file=settings.effective_identity_key_path,
+    )
+    return httpx.AsyncClient(base_url=settings.cloud_url, verify=context, timeout=timeout)
+
+
 class CloudClient:
     """The cloud's connector API over one httpx client. TLS identity is per connection: after a
-    renewal, build a new client (`from_settings` reads the files again)."""
+    renewal, `reload_identity` swaps in a client built on the new files."""
 
-    def __init__(self, http: httpx.AsyncClient, *, caller_info: str) -> None:
+    def __init__(
+        self,
+        http: httpx.AsyncClient,
+        *,
+        caller_info: str,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
         self._http = http
         self._caller_info = caller_info
+        self._transport = transport
 
     @classmethod
     def from_settings(
@@ -115,19 +148,21 @@ class CloudClient:
     ) -> CloudClient:
         """Mutual TLS with the identity key pair, trusting only the lab TLS root; with
         `transport` (tests), that transport instead and no TLS context."""
-        timeout = httpx.Timeout(settings.cloud_timeout_seconds)
-        if transport is not None:
-            http = httpx.AsyncClient(
-                transport=transport, base_url=settings.cloud_url, timeout=timeout
-            )
-        else:
-            context = client_context(
-                settings.cloud_ca_path,
-                cert_file=settings.effective_identity_cert_path,
-                key_file=settings.effective_identity_key_path,
-            )
-            http = httpx.AsyncClient(base_url=settings.cloud_url, verify=context, timeout=timeout)
-        return cls(http, caller_info=settings.caller_info)
+        return cls(
+            _http_client(settings, transport),
+            caller_info=settings.caller_info,
+            transport=transport,
+        )
+
+    async def reload_identity(self, settings: ConnectorSettings) -> None:
+        """Use the identity files as they are now for every new call: a new httpx client (a new
+        TLS context) replaces the old one, which is then closed. A call still running on the old
+        client may fail with a transport error, which callers treat as "try again". With an
+        injected transport (tests) the transport is kept, and the old client is not closed:
+        closing it would close the shared transport."""
+        old, self._http = self._http, _http_client(settings, self._transport)
+        if self._transport is None:
+            await old.aclose()
 
     @property
     def caller_info(self) -> str:
@@ -171,6 +206,34 @@ class CloudClient:
             "/connector/renew", {"certificateRequest": base64.b64encode(der).decode()}
         )
         return parse_identity(response.json())
+
+    async def download_revocations(
+        self, max_requests: int, issuer_name: str | None = None
+    ) -> list[RevocationRequest]:
+        """Up to `max_requests` (1..500) queued revocation requests, which the cloud now counts
+        as handed to this connector."""
+        path = "/connector/revocation/download"
+        body = DownloadRevocationRequests(
+            downloadParameters=DownloadParameters(maxRequests=max_requests, issuerName=issuer_name)
+        )
+        response = await self._post(path, body.model_dump(mode="json", by_alias=True))
+        try:
+            return RevocationRequests.model_validate_json(response.content).value
+        except ValidationError as exc:
+            raise CloudCallRejected(f"POST {path}: the answer is not RevocationRequests") from exc
+
+    async def upload_revocation_results(self, results: Sequence[RevocationResult]) -> None:
+        """One result per downloaded request; the cloud answers `{"value": true}` (the C#
+        client also accepts the string "true")."""
+        path = "/connector/revocation/upload"
+        body = UploadRevocationResults(results=list(results))
+        response = await self._post(path, body.model_dump(mode="json", by_alias=True))
+        try:
+            value = response.json().get("value")
+        except (ValueError, AttributeError) as exc:
+            raise CloudCallRejected(f"POST {path}: the answer is not a JSON object") from exc
+        if value is not True and value != "true":
+            raise CloudCallRejected(f"POST {path}: the cloud answered value={value!r}")
 
 
 class OutboxSender:
@@ -231,28 +294,3 @@ async def enroll(
     identity = parse_identity(_check(response, "POST /connector/enroll").json())
     write_identity(data_dir, key, identity.certificate)
     return identity
-
-
-def write_identity(data_dir: Path, key: PrivateKey, certificate: x509.Certificate) -> None:
-    """Write `identity.key` (0600 from the start) and `identity.pem` atomically: both go to
-    temporary files in `data_dir`, and are renamed into place only when both are written."""
-    data_dir.mkdir(parents=True, exist_ok=True)
-    staged: list[tuple[Path, Path]] = []
-    try:
-        for name, data, mode in (
-            (IDENTITY_KEY_FILE, private_key_pem(key), 0o600),
-            (IDENTITY_CERT_FILE, certificate.public_bytes(serialization.Encoding.PEM), 0o644),
-        ):
-            fd, temp = tempfile.mkstemp(dir=data_dir, prefix=f".{name}.", suffix=".tmp")
-            staged.append((Path(temp), data_dir / name))
-            with os.fdopen(fd, "wb") as handle:
-                os.fchmod(handle.fileno(), mode)
-                handle.write(data)
-                handle.flush()
-                os.fsync(handle.fileno())
-        for temp_path, final in staged:
-            os.replace(temp_path, final)
-    except BaseException:
-        for temp_path, _ in staged:
-            temp_path.unlink(missing_ok=True)
-        raise

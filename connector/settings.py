@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 CONNECTOR_VERSION = "6.2405.1.0"
@@ -53,6 +53,35 @@ class ConnectorSettings(BaseSettings):
         description="SHA-1 thumbprints (hex) of the NDES policy module client certificates "
         "allowed to call the local API; empty refuses every caller",
     )
+    ca_url: str | None = Field(
+        default=None,
+        description="the enterprise CA's base URL (ca_sim); unset disables the revocation agent",
+    )
+    ca_admin_token: SecretStr | None = Field(
+        default=None, description="bearer token the revocation agent presents to the CA"
+    )
+    revocation_poll_seconds: float = Field(default=60.0, gt=0)
+    revocation_batch: int = Field(
+        default=100, ge=1, le=500, description="maxRequests of each revocation download"
+    )
+    ca_timeout_seconds: float = Field(default=10.0, gt=0)
+    identity_check_seconds: float = Field(
+        default=3600.0, gt=0, description="how often the identity certificate's expiry is checked"
+    )
+    identity_renew_before_days: float = Field(
+        default=30.0,
+        ge=0,
+        description="renew the identity certificate when fewer days are left (or less than a "
+        "third of its lifetime, whichever comes first)",
+    )
+
+    @model_validator(mode="after")
+    def _revocation_needs_a_token(self) -> ConnectorSettings:
+        if self.ca_url is not None and (
+            self.ca_admin_token is None or not self.ca_admin_token.get_secret_value().strip()
+        ):
+            raise ValueError("CONNECTOR_CA_URL needs CONNECTOR_CA_ADMIN_TOKEN (the CA's token)")
+        return self
 
     @property
     def caller_info(self) -> str:

@@ -4,8 +4,10 @@ as the seeded administrator and asks the cloud, as any tool could (`scep-lab inf
 
 from __future__ import annotations
 
+import contextlib
 import json
 import ssl
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -40,13 +42,14 @@ def _one(client: httpx.Client, path: str, name: str, what: str) -> str:
     return str(found[0]["id"])
 
 
-def fetch_challenge(data: Path, state: LabState, device: str, profile: str) -> dict[str, Any]:
+@contextlib.contextmanager
+def admin_session(data: Path, state: LabState) -> Iterator[httpx.Client]:
+    """An HTTPS client of the lab's cloud, signed in as the demo tenant's administrator."""
     tenant = state.tenant
     if tenant is None or tenant.admin_password is None:
         raise LabCallFailed("this lab.json has no administrator credentials (run `scep-lab up`)")
-    cloud = state.url("cloud")
     verify = ssl.create_default_context(cafile=str(tls_root_path(data)))
-    with httpx.Client(base_url=cloud, verify=verify, timeout=30) as client:
+    with httpx.Client(base_url=state.url("cloud"), verify=verify, timeout=30) as client:
         token = client.post(
             f"/{tenant.tenant_id}/oauth2/v2.0/token",
             data={
@@ -60,9 +63,20 @@ def fetch_challenge(data: Path, state: LabState, device: str, profile: str) -> d
         if token.status_code != 200:
             raise LabCallFailed(f"sign-in failed: {token.text[:300]}")
         client.headers["Authorization"] = f"Bearer {token.json()['access_token']}"
-        base = "/beta/deviceManagement"
-        device_id = _one(client, f"{base}/managedDevices", device, "device")
-        profile_id = _one(client, f"{base}/deviceConfigurations", profile, "profile")
+        yield client
+
+
+def find_id(client: httpx.Client, name: str, what: str) -> str:
+    """The id of the device (by deviceName) or SCEP profile (by displayName) called `name`."""
+    base = "/beta/deviceManagement"
+    path = f"{base}/managedDevices" if what == "device" else f"{base}/deviceConfigurations"
+    return _one(client, path, name, what)
+
+
+def fetch_challenge(data: Path, state: LabState, device: str, profile: str) -> dict[str, Any]:
+    with admin_session(data, state) as client:
+        device_id = find_id(client, device, "device")
+        profile_id = find_id(client, profile, "profile")
         answer = client.post(
             "/lab/challenge", json={"deviceId": device_id, "profileId": profile_id}
         )

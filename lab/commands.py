@@ -12,7 +12,14 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from .home import default_data_dir, load_or_create_state, load_state, save_state, tls_root_path
+from .home import (
+    POLICIES,
+    default_data_dir,
+    load_or_create_state,
+    load_state,
+    save_state,
+    tls_root_path,
+)
 from .ndes_admin import page_text, password_on_page
 
 DataOption = Annotated[
@@ -30,21 +37,41 @@ console = Console()
 def up(
     data: DataOption,
     policy: Annotated[
-        str, typer.Option(help="NDES policy module: otp (one-time passwords) or none.")
-    ] = "otp",
+        str,
+        typer.Option(
+            help="NDES policy module: intune (the Intune module asks the connector, which asks "
+            "the cloud), otp (NDES's own one-time passwords: the general SCEP workflow) or none."
+        ),
+    ] = "intune",
+    only: Annotated[
+        str | None,
+        typer.Option(
+            help="Serve only these parties (comma-separated: cloud, ca, connector, ndes), to "
+            "run the others in other processes with the same data folder. Start the cloud first: "
+            "it makes the demo tenant."
+        ),
+    ] = None,
 ) -> None:
     """Run every party in this process on loopback ports until Ctrl-C. The first run makes the
-    lab PKI and a demo tenant in the cloud, and prints its credentials (`scep-lab info` again)."""
+    lab PKI and a demo tenant in the cloud, signs the connector in as the tenant's administrator,
+    and prints the credentials (`scep-lab info` again)."""
     from .info import credentials_table
     from .runner import StartError, parties, serve
 
-    if policy not in ("otp", "none"):
-        raise typer.BadParameter("policy must be otp or none")
+    if policy not in POLICIES:
+        raise typer.BadParameter(f"policy must be one of {', '.join(POLICIES)}")
     state = load_or_create_state(data)
     state.policy = policy
     save_state(data, state)
     console.print(f"data folder: {data}")
     lab = parties(data, state)
+    if only is not None:
+        wanted = {name.strip() for name in only.split(",") if name.strip()}
+        unknown = wanted - {party.name for party in lab}
+        if unknown or not wanted:
+            known = ", ".join(party.name for party in lab)
+            raise typer.BadParameter(f"--only takes some of: {known} (policy {policy})")
+        lab = [party for party in lab if party.name in wanted]
     started = asyncio.Event()
 
     async def main() -> None:
@@ -56,11 +83,14 @@ def up(
             for party in lab:
                 table.add_row(party.name, party.url)
             table.add_row("SCEP URL", state.scep_url)
-            table.add_row(
-                "NDES admin page",
-                f"{state.url('ndes')}/certsrv/mscep_admin/ "
-                f"(user {state.ndes_admin_user}; `scep-lab otp` fetches a password)",
-            )
+            if state.policy == "otp":
+                table.add_row(
+                    "NDES admin page",
+                    f"{state.url('ndes')}/certsrv/mscep_admin/ "
+                    f"(user {state.ndes_admin_user}; `scep-lab otp` fetches a password)",
+                )
+            elif state.policy == "intune":
+                table.add_row("challenges", "`scep-lab challenge DEVICE` (from the cloud)")
             console.print(table)
             console.print(credentials_table(data, state))
 
@@ -78,6 +108,18 @@ def up(
     console.print("stopped")
 
 
+def _trust_for(data: Path, party: str) -> ssl.SSLContext | bool:
+    """The cloud serves with a certificate from the lab's public TLS root (as the real one does
+    with Microsoft's); the connector's local API with the NDES host's, from the enterprise CA."""
+    if party == "cloud":
+        root = tls_root_path(data)
+    elif party == "connector":
+        root = data / "pki" / "root-ca.pem"
+    else:
+        return True
+    return ssl.create_default_context(cafile=str(root)) if root.exists() else True
+
+
 def status(data: DataOption) -> None:
     """Each party's health; exit code 0 only when all are healthy."""
     state = load_state(data)
@@ -89,20 +131,19 @@ def status(data: DataOption) -> None:
     table.add_column("URL")
     table.add_column("health")
     healthy = True
-    root = tls_root_path(data)
-    # the cloud is HTTPS with the lab's TLS root, as clients of the real one trust Microsoft's
-    verify = ssl.create_default_context(cafile=str(root)) if root.exists() else True
-    with httpx.Client(timeout=5, verify=verify) as client:
-        for party in ("cloud", "ca", "ndes"):
-            url = state.url(party)
-            try:
+    for party in ("cloud", "ca", "connector", "ndes"):
+        if party == "connector" and state.policy != "intune":
+            continue
+        url = state.url(party)
+        try:
+            with httpx.Client(timeout=5, verify=_trust_for(data, party)) as client:
                 response = client.get(f"{url}/health")
-                ok = response.status_code == 200
-                detail = "ok" if ok else f"HTTP {response.status_code}"
-            except httpx.HTTPError as exc:
-                ok, detail = False, f"unreachable ({type(exc).__name__})"
-            healthy &= ok
-            table.add_row(party, url, detail if ok else f"[red]{detail}[/red]")
+            ok = response.status_code == 200
+            detail = "ok" if ok else f"HTTP {response.status_code}"
+        except (httpx.HTTPError, OSError, ssl.SSLError) as exc:
+            ok, detail = False, f"unreachable ({type(exc).__name__})"
+        healthy &= ok
+        table.add_row(party, url, detail if ok else f"[red]{detail}[/red]")
     console.print(table)
     raise typer.Exit(0 if healthy else 1)
 

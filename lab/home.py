@@ -5,6 +5,7 @@
 <data>/cloud/       cloud_sim's database and token-signing key
 <data>/ca/          ca_sim's database
 <data>/ndes/        ndes_plugin's RA keys and certificates
+<data>/connector/   the connector's outbox database and its identity key and certificate
 """
 
 from __future__ import annotations
@@ -14,7 +15,11 @@ import os
 import secrets
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, get_args
+
+Policy = Literal["intune", "otp", "none"]
+"""NDES's policy module in the lab: Intune's (through the connector), one-time passwords, none."""
+POLICIES: tuple[Policy, ...] = get_args(Policy)
 
 
 def default_data_dir() -> Path:
@@ -27,6 +32,7 @@ class Ports:
     cloud: int = 8443
     ca: int = 8090
     ndes: int = 8080
+    connector: int = 8091
 
 
 @dataclass
@@ -57,11 +63,11 @@ class LabState:
     ndes_admin_password: str = field(default_factory=lambda: secrets.token_urlsafe(12))
     host: str = "127.0.0.1"
     ports: Ports = field(default_factory=Ports)
-    policy: str = "otp"
+    policy: Policy = "intune"
     tenant: TenantState | None = None
 
     def url(self, party: str) -> str:
-        scheme = "https" if party == "cloud" else "http"
+        scheme = "https" if party in ("cloud", "connector") else "http"
         return f"{scheme}://{self.host}:{getattr(self.ports, party)}"
 
     @property
@@ -86,6 +92,8 @@ def load_state(data: Path) -> LabState | None:
     ports = Ports(**_known(Ports, raw.pop("ports", None) or {}))
     tenant_raw = raw.pop("tenant", None)
     tenant = TenantState(**_known(TenantState, tenant_raw)) if tenant_raw else None
+    if raw.get("policy") not in POLICIES:
+        raw.pop("policy", None)
     return LabState(**_known(LabState, raw), ports=ports, tenant=tenant)
 
 

@@ -1,4 +1,4 @@
-"""`scep-lab up`: every party built so far, in one process, on loopback ports.
+"""`scep-lab up`: every party, in one process, on loopback ports.
 
 Each party is an ordinary app from its own `create_app(settings)`, served with the uvicorn
 configuration it would have alone (the cloud's HTTPS from `cloud_sim.serve`); this module only
@@ -30,11 +30,14 @@ from cloud_sim.app import create_app as create_cloud
 from cloud_sim.context import CloudContext
 from cloud_sim.serve import uvicorn_config as cloud_uvicorn_config
 from cloud_sim.settings import CloudSettings
+from connector.app import create_app as create_connector
+from connector.serve import uvicorn_config as connector_uvicorn_config
 from ndes_plugin.app import create_app as create_ndes
 from ndes_plugin.settings import NdesSettings
 from shared.pki import LabPki, build_lab_pki, default_lab_spec
 
 from .home import LabState, TenantState, save_state
+from .intune_wiring import connector_settings, policy_module_settings, sign_in_on_start
 from .seed import DemoTenant, seed_demo_tenant
 
 log = logging.getLogger(__name__)
@@ -79,7 +82,8 @@ def ca_settings(data: Path, state: LabState) -> CaSettings:
     )
 
 
-def ndes_settings(data: Path, state: LabState) -> NdesSettings:
+def ndes_settings(data: Path, state: LabState, pki: LabPki) -> NdesSettings:
+    intune = policy_module_settings(data, state, pki) if state.policy == "intune" else {}
     return NdesSettings(
         host=state.host,
         port=state.ports.ndes,
@@ -88,17 +92,19 @@ def ndes_settings(data: Path, state: LabState) -> NdesSettings:
         ca_admin_token=SecretStr(state.ca_admin_token),
         admin_user=SecretStr(state.ndes_admin_user),
         admin_password=SecretStr(state.ndes_admin_password),
-        policy="none" if state.policy == "none" else "otp",
+        policy=state.policy,
         # the MSCEP registry values of the lab: a device template for general-purpose (and
         # encryption-only) requests, a user template with secure e-mail for signature-only ones
         general_purpose_template="IntuneDeviceCert",
         encryption_template="IntuneDeviceCert",
         signature_template="IntuneUserCert",
+        **intune,
     )
 
 
 def parties(data: Path, state: LabState) -> list[Party]:
-    """In start order: a party's dependencies come first."""
+    """In start order: a party's dependencies come first. The connector (with policy intune
+    only) signs in to the cloud on its first start, and NDES's policy module calls it."""
     pki = build_pki(data, state)
     cloud = cloud_settings(data, state)
     cloud_app = create_cloud(cloud, pki=pki)
@@ -106,10 +112,19 @@ def parties(data: Path, state: LabState) -> list[Party]:
     cloud_config = cloud_uvicorn_config(cloud_app, cloud, pki)
     cloud_config.lifespan = "on"  # a failed start-up (or seed) stops the lab
     ca_app = create_ca(ca_settings(data, state))
-    ndes = ndes_settings(data, state)
+    ndes = ndes_settings(data, state, pki)
+    intune: list[Party] = []
+    if state.policy == "intune":
+        connector = connector_settings(data, state, pki)
+        connector_app = create_connector(connector)
+        sign_in_on_start(connector_app, connector, state)
+        connector_config = connector_uvicorn_config(connector_app, connector, log_level="warning")
+        connector_config.lifespan = "on"
+        intune.append(Party("connector", state.url("connector"), connector_config))
     return [
         Party("cloud", state.url("cloud"), cloud_config),
         Party("ca", state.url("ca"), _plain_config(ca_app, state.host, state.ports.ca)),
+        *intune,
         Party(
             "ndes",
             state.url("ndes"),

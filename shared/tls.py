@@ -18,6 +18,7 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from pathlib import Path
 from typing import Any
 
+import uvicorn
 from cryptography import x509
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
@@ -95,3 +96,20 @@ def client_context(
     if cert_file is not None:
         context.load_cert_chain(cert_file, key_file)
     return context
+
+
+def uvicorn_tls_config(
+    app: Any, *, host: str, port: int, context: ssl.SSLContext, log_level: str = "info"
+) -> uvicorn.Config:
+    """uvicorn serving `app` over `context` with `TlsScopeH11Protocol`, so that the verified
+    client certificate reaches the app (`client_certificate(scope)`)."""
+    factory: Callable[[uvicorn.Config, Callable[[], ssl.SSLContext]], ssl.SSLContext]
+    factory = lambda _config, _default: context  # noqa: E731
+    return uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        log_level=log_level,
+        http=TlsScopeH11Protocol,
+        ssl_context_factory=factory,
+    )

@@ -7,6 +7,8 @@ call in, and the store answers the validation's questions through the `Validatio
 
 from __future__ import annotations
 
+from shared.api.intune import RevocationErrorCode
+
 from .challenge import (
     CLAIMS_VERSION,
     DEFAULT_LIFETIME,
@@ -22,7 +24,7 @@ from .challenge import (
     seal_challenge,
     seal_payload,
 )
-from .codes import ErrorCode, RevocationErrorCode
+from .codes import ErrorCode
 from .errors import (
     ChallengeError,
     DomainError,

@@ -7,7 +7,8 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import NewType
 
-from ..domain.codes import RevocationErrorCode
+from shared.api.intune import RevocationErrorCode
+
 from .enums import (
     CONFIGURATION_TYPES,
     AssignmentTargetType,

@@ -25,7 +25,8 @@ from collections.abc import Iterable
 from sqlalchemy import Select, and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ..domain.codes import RevocationErrorCode
+from shared.api.intune import RevocationErrorCode
+
 from ..store.management import CertificateStateRow, RevocationRequestRow
 from .enums import CertificateIssuanceState, RevocationReason, RevocationState
 from .enums import CertificateRevokeStatus as Revoke

@@ -7,13 +7,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.api.intune import (
     DownloadRevocationRequests,
+    RevocationErrorCode,
     RevocationRequest,
     RevocationRequests,
     UploadRevocationResults,
 )
 
 from ..context import CloudContext
-from ..domain.codes import RevocationErrorCode
 from ..management import pending_revocations, record_revocation_result
 
 ODATA = (

@@ -4,6 +4,9 @@ names. The lab's connector speaks the same bodies to the cloud over mutual TLS."
 
 from __future__ import annotations
 
+import re
+from enum import IntEnum
+
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator
 
 SCEP_API_VERSION = "2018-02-20"
@@ -121,3 +124,56 @@ class UploadRevocationResults(_Wire):
     """POST .../CertificateAuthorityRequests/uploadRevocationResults"""
 
     results: list[RevocationResult] = Field(validation_alias=AliasChoices("results", "Results"))
+
+
+class RevocationErrorCode(IntEnum):
+    """`errorCode` of an uploaded revocation result (intune-api.md §1.4). It arrives as a number,
+    a numeric string (Java) or a name (C#, in whichever casing the serializer chose): `parse`
+    takes all three; the connector sends the name (`wire_name`)."""
+
+    NONE = 0
+    NON_RETRYABLE_SERVICE_EXCEPTION = 4000
+    DATA_SERIALIZATION_ERROR = 4001
+    PARAMETER_DATA_INVALID_ERROR = 4002
+    CRYPTOGRAPHY_ERROR = 4003
+    CERTIFICATE_NOT_FOUND_ERROR = 4004
+    CONFLICT_ERROR = 4005  # already revoked
+    NOT_SUPPORTED_ERROR = 4006
+    PAYLOAD_TOO_LARGE_ERROR = 4007
+    RETRYABLE_SERVICE_EXCEPTION = 4100
+    SERVICE_UNAVAILABLE_EXCEPTION = 4101
+    SERVICE_TOO_BUSY_EXCEPTION = 4102
+    AUTHENTICATION_EXCEPTION = 4103
+
+    @property
+    def retryable(self) -> bool:
+        """4100-4103: the connector could not do it now (CA down, busy, credentials); the
+        request goes back to the queue for another attempt."""
+        return self >= RevocationErrorCode.RETRYABLE_SERVICE_EXCEPTION
+
+    @property
+    def wire_name(self) -> str:
+        """The C# enum name: `None`, `CertificateNotFoundError`, ..."""
+        return "".join(part.capitalize() for part in self.name.split("_"))
+
+    @classmethod
+    def parse(cls, value: int | str) -> RevocationErrorCode:
+        """From 0, "0", "None", "none", "CertificateNotFoundError", "certificateNotFoundError"...
+
+        ValueError for anything else (a boolean, an unknown number or name).
+        """
+        if isinstance(value, bool) or not isinstance(value, int | str):
+            raise ValueError(f"a revocation error code is a number or a name, not {value!r}")
+        if isinstance(value, int):
+            return cls(value)
+        text = value.strip()
+        if _NUMBER.fullmatch(text):
+            return cls(int(text))
+        member = _BY_FOLDED_NAME.get(text.replace("_", "").casefold())
+        if member is None:
+            raise ValueError(f"unknown revocation error code {value!r}")
+        return member
+
+
+_NUMBER = re.compile(r"[+-]?[0-9]+")
+_BY_FOLDED_NAME = {code.name.replace("_", "").casefold(): code for code in RevocationErrorCode}

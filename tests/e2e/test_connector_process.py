@@ -13,9 +13,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from lab.home import LabState, load_or_create_state, load_state, save_state, tls_root_path
+from lab.home import LabState, load_state, tls_root_path
 from lab.procs import free_port, running, wait_http
-from tests.support.labproc import start_up, stop_up
+from tests.support.labproc import new_lab, start_up, stop_up
 
 pytestmark = pytest.mark.e2e
 
@@ -23,10 +23,10 @@ pytestmark = pytest.mark.e2e
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, LabState]]:
     data = tmp_path_factory.mktemp("connector-lab") / "lab"
-    state = load_or_create_state(data)
-    state.ports.ca, state.ports.ndes, state.ports.cloud = free_port(), free_port(), free_port()
-    save_state(data, state)
-    proc = start_up(data)
+    new_lab(data, policy="otp")  # the cloud, CA and NDES only: this test runs its own connectors
+    state = load_state(data)
+    assert state is not None
+    proc = start_up(data, "--policy", "otp")
     try:
         wait_http(f"{state.url('ndes')}/health", timeout=120, proc=proc)
         seeded = load_state(data)

@@ -16,9 +16,9 @@ from typing import Any
 import httpx
 import pytest
 
-from lab.home import LabState, load_or_create_state, save_state, tls_root_path
-from lab.procs import free_port, wait_http
-from tests.support.labproc import scep_lab, start_up, stop_up
+from lab.home import LabState, tls_root_path
+from lab.procs import wait_http
+from tests.support.labproc import new_lab, scep_lab, start_up, stop_up
 
 pytestmark = pytest.mark.e2e
 
@@ -115,8 +115,8 @@ def _challenge_validates(cloud: httpx.Client, data: Path, info: dict[str, Any]) 
     token = _app_token(cloud, info, INTUNE_SCOPE)
     url = f"{info['urls']['validation_service']}/ScepActions/validateRequest"
     for subject, code in (
-        (found["subject"], "Success"),
-        ("CN=Administrator", "SubjectNameMismatch"),
+        ("CN=Administrator", "SubjectNameMismatch"),  # refused: the challenge stays free
+        (found["subject"], "Success"),  # from here the challenge is this request's
     ):
         key = generate_key(KeySpec("rsa", found["keySize"]))
         csr = build_csr(
@@ -216,9 +216,7 @@ def _connector_signs_in_and_uses_mutual_tls(
 
 def test_up_seeds_the_cloud_once_and_hands_out_its_credentials(tmp_path: Path) -> None:
     data = tmp_path / "lab"
-    state = load_or_create_state(data)
-    state.ports.cloud, state.ports.ca, state.ports.ndes = free_port(), free_port(), free_port()
-    save_state(data, state)
+    state = new_lab(data)  # policy intune: the connector signs in at the first start
 
     proc = start_up(data)
     try:
@@ -258,7 +256,7 @@ def test_up_seeds_the_cloud_once_and_hands_out_its_credentials(tmp_path: Path) -
         wait_http(f"{state.url('ndes')}/health", timeout=START_TIMEOUT, proc=proc)
         status = scep_lab("status", "--data", data)
         assert status.returncode == 0, status.stdout + status.stderr
-        assert "cloud" in status.stdout
+        assert "cloud" in status.stdout and "connector" in status.stdout
     finally:
         assert stop_up(proc) == 0, _log(data)
     stored = b"".join(path.read_bytes() for path in (data / "cloud").glob("cloud.db*"))

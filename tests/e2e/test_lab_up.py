@@ -9,10 +9,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from lab.home import load_or_create_state, save_state
-from lab.procs import free_port, wait_http
+from lab.procs import wait_http
 from tests.support.clients import have_scepclient, run_scepclient
-from tests.support.labproc import scep_lab, start_up, stop_up
+from tests.support.labproc import new_lab, scep_lab, start_up, stop_up
 
 pytestmark = pytest.mark.e2e
 
@@ -20,11 +19,9 @@ pytestmark = pytest.mark.e2e
 @pytest.mark.skipif(not have_scepclient(), reason="scepclient not installed")
 def test_up_status_otp_stop_and_restart(tmp_path: Path) -> None:
     data = tmp_path / "lab"
-    state = load_or_create_state(data)
-    state.ports.ca, state.ports.ndes, state.ports.cloud = free_port(), free_port(), free_port()
-    save_state(data, state)
+    state = new_lab(data, policy="otp")
 
-    proc = start_up(data)
+    proc = start_up(data, "--policy", "otp")
     try:
         wait_http(f"{state.url('ndes')}/health", timeout=120, proc=proc)
         status = scep_lab("status", "--data", str(data))
@@ -46,7 +43,7 @@ def test_up_status_otp_stop_and_restart(tmp_path: Path) -> None:
     assert ra_files, "NDES kept no RA certificates in its data folder"
     serial = f"{enrolled.load_certificate().serial_number:x}"
 
-    proc = start_up(data)
+    proc = start_up(data, "--policy", "otp")
     try:
         wait_http(f"{state.url('ndes')}/health", timeout=120, proc=proc)
         assert {p: p.read_bytes() for p in sorted((data / "ndes").rglob("*.pem"))} == ra_files

@@ -9,6 +9,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+from lab.home import LabState, Policy, load_or_create_state, save_state
+from lab.procs import free_port
+
 
 def scep_lab(*args: str | Path, timeout: float = 60) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
@@ -20,11 +23,22 @@ def scep_lab(*args: str | Path, timeout: float = 60) -> subprocess.CompletedProc
     )
 
 
-def start_up(data: Path) -> subprocess.Popen[bytes]:
-    """`scep-lab up --data DATA`, its output in DATA/up.log."""
-    with open(data / "up.log", "ab") as log:
+def new_lab(data: Path, policy: Policy = "intune") -> LabState:
+    """A lab.json in `data` with a free loopback port for every party and NDES's policy."""
+    state = load_or_create_state(data)
+    ports = state.ports
+    ports.ca, ports.ndes, ports.cloud, ports.connector = (free_port() for _ in range(4))
+    state.policy = policy
+    save_state(data, state)
+    return state
+
+
+def start_up(data: Path, *args: str, log_name: str = "up.log") -> subprocess.Popen[bytes]:
+    """`scep-lab up --data DATA [ARGS]` (ARGS: e.g. `--policy otp`, `--only cloud`), its output
+    in DATA/LOG_NAME."""
+    with open(data / log_name, "ab") as log:
         return subprocess.Popen(
-            [sys.executable, "-m", "lab", "up", "--data", str(data)],
+            [sys.executable, "-m", "lab", "up", "--data", str(data), *args],
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,

@@ -342,3 +342,39 @@ async def test_lab_faults_answer_the_armed_calls_then_stop(
     ).status_code == 422
     user = {"Authorization": f"Bearer {await user_token(client, lab.user, scope=INTUNE_SCOPE)}"}
     assert (await client.put("/lab/faults/validation", headers=user, json={})).status_code == 403
+
+
+async def test_a_validated_request_holds_its_challenge_until_it_fails(
+    client: httpx.AsyncClient, enrolment: Enrolment
+) -> None:
+    """The challenge is this request's from its validation on, not from the (possibly much
+    later) success report: a second request with it is refused at once. The same request may
+    be validated again; a failure report frees the challenge."""
+    first, second, third = (_csr(enrolment.challenge) for _ in range(3))
+    validate = f"{SCEP}/validateRequest"
+
+    async def code(transaction: str, csr: str) -> str:
+        answer = await _post(client, validate, enrolment.token, _validate(transaction, csr))
+        assert answer.status_code == 200, answer.text
+        return str(answer.json()["code"])
+
+    assert await code("tx-a", first) == "Success"
+    assert await code("tx-b", second) == "BadCertificateRequestIdInChallenge"
+    assert await code("tx-a", first) == "Success"  # the same request, resent
+    assert await code("tx-a", second) == "BadCertificateRequestIdInChallenge"  # another CSR
+    failed = await _post(
+        client,
+        f"{SCEP}/failureNotification",
+        enrolment.token,
+        {
+            "notification": {
+                "transactionId": "tx-a",
+                "certificateRequest": first,
+                "hResult": -2146875392,
+                "errorDescription": "the CA refused",
+                "callerInfo": "lab-test/1.0",
+            }
+        },
+    )
+    assert failed.json()["code"] == "Success"
+    assert await code("tx-c", third) == "Success"

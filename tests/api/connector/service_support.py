@@ -6,11 +6,14 @@ connector's local API driven with the policy module's client certificate."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import datetime as dt
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
 import httpx
 import pytest
@@ -34,6 +37,7 @@ from shared.pki import (
     LabPki,
     PrivateKey,
     San,
+    SanKind,
     build_csr,
     build_lab_pki,
     default_lab_spec,
@@ -61,16 +65,36 @@ def with_client_cert(app: object, cert: x509.Certificate | None) -> httpx.ASGITr
     return httpx.ASGITransport(app=tls_app)
 
 
+def with_identity_file(app: object, cert_path: Path) -> httpx.ASGITransport:
+    """Like `with_client_cert`, but the certificate is read from `cert_path` at each request:
+    what a TLS client built on the identity files presents after they changed."""
+
+    async def tls_app(scope, receive, send):  # type: ignore[no-untyped-def]
+        if scope["type"] == "http":
+            pem = await asyncio.to_thread(cert_path.read_text)
+            scope = dict(scope, extensions={"tls": {"client_cert_chain": (pem,)}})
+        await app(scope, receive, send)  # type: ignore[operator]
+
+    return httpx.ASGITransport(app=tls_app)
+
+
 class SwitchableTransport(httpx.AsyncBaseTransport):
-    """The cloud over mutual TLS, which a test may take down (every call: ConnectError)."""
+    """The cloud over mutual TLS (or another party), which a test may take down (every call:
+    ConnectError). Records each call's path and body; `before`, if set, runs first (a test
+    takes another party down in the middle of a pass with it)."""
 
     def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
         self.inner = inner
         self.down = False
         self.calls: list[str] = []
+        self.bodies: list[tuple[str, bytes]] = []
+        self.before: Callable[[httpx.Request], None] | None = None
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         self.calls.append(request.url.path)
+        self.bodies.append((request.url.path, await request.aread()))
+        if self.before is not None:
+            self.before(request)
         if self.down:
             raise httpx.ConnectError("cloud down (test)", request=request)
         return await self.inner.handle_async_request(request)
@@ -108,7 +132,7 @@ def build_request(
     key = generate_key(KeySpec("rsa", challenge.key_size))
     spec = CsrSpec(
         subject=x509.Name.from_rfc4514_string(subject or challenge.subject),
-        sans=tuple(San(kind, value) for kind, value in challenge.sans),
+        sans=tuple(San(cast(SanKind, kind), value) for kind, value in challenge.sans),
         ekus=challenge.ekus,
         key_usage=challenge.key_usage,  # type: ignore[arg-type]
         challenge_password=challenge.challenge,
@@ -180,13 +204,9 @@ def settings_fixture(tmp_path: Path) -> CloudSettings:
     )
 
 
-@pytest.fixture(name="rig")
-async def rig_fixture(
-    app: FastAPI, lab: Lab, clock: FixedClock, tmp_path: Path
-) -> AsyncIterator[Rig]:
+async def sign_in(app: FastAPI, lab: Lab, data_dir: Path) -> None:
     """Sign a connector in with an Intune administrator's token (through `enroll`, which writes
-    the identity into the data folder), then start the connector on that identity."""
-    data_dir = tmp_path / "connector"
+    the identity into `data_dir`)."""
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app), base_url="https://cloud.test"
     ) as admin:
@@ -200,20 +220,56 @@ async def rig_fixture(
         data_dir=data_dir,
         transport=httpx.ASGITransport(app=app),
     )
-    identity = load_certificate_file(data_dir / "identity.pem")
-    transport = SwitchableTransport(with_client_cert(app, identity))
-    module_cert = self_signed("ndes01.contoso.test")
-    settings = ConnectorSettings(
-        data_dir=data_dir,
-        cloud_url="https://cloud.test",
-        outbox_poll_seconds=0.02,
-        policy_module_thumbprints=[thumbprint(module_cert)],
+
+
+@asynccontextmanager
+async def start_connector(
+    app: FastAPI,
+    lab: Lab,
+    clock: FixedClock,
+    data_dir: Path,
+    *,
+    identity_from_file: bool = False,
+    ca_transport: httpx.AsyncBaseTransport | None = None,
+    **settings: object,
+) -> AsyncIterator[Rig]:
+    """Sign a connector in, then start it on that identity (`settings` override the
+    connector's). With `identity_from_file`, the cloud sees the certificate the identity file
+    holds at each call (renewal tests); else the one signed in with."""
+    await sign_in(app, lab, data_dir)
+    cert_path = data_dir / "identity.pem"
+    inner = (
+        with_identity_file(app, cert_path)
+        if identity_from_file
+        else with_client_cert(app, load_certificate_file(cert_path))
     )
-    connector = create_app(settings, cloud_transport=transport, clock=clock)
+    transport = SwitchableTransport(inner)
+    module_cert = self_signed("ndes01.contoso.test")
+    connector_settings = ConnectorSettings.model_validate(
+        {
+            "data_dir": data_dir,
+            "cloud_url": "https://cloud.test",
+            "outbox_poll_seconds": 0.02,
+            "policy_module_thumbprints": [thumbprint(module_cert)],
+            **settings,
+        }
+    )
+    connector = create_app(
+        connector_settings, cloud_transport=transport, ca_transport=ca_transport, clock=clock
+    )
     async with (
         LifespanManager(connector),
         httpx.AsyncClient(
             transport=with_client_cert(connector, module_cert), base_url="https://connector.test"
         ) as local,
     ):
-        yield Rig(app, connector, local, transport, settings, module_cert)
+        yield Rig(app, connector, local, transport, connector_settings, module_cert)
+
+
+@pytest.fixture(name="rig")
+async def rig_fixture(
+    app: FastAPI, lab: Lab, clock: FixedClock, tmp_path: Path
+) -> AsyncIterator[Rig]:
+    """A connector signed in to the cloud and started on that identity."""
+    async with start_connector(app, lab, clock, tmp_path / "connector") as rig:
+        yield rig

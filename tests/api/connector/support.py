@@ -20,12 +20,12 @@ def success_report(transaction_id: str, at: dt.datetime = T0) -> Report:
     return Report.success(
         SuccessNotification(
             notification=SuccessNotificationBody(
-                transaction_id=transaction_id,
-                certificate_request="TUlJQ0NTUj0=",
-                certificate_thumbprint="ab" * 20,
-                certificate_serial_number="1f2e3d",
-                certificate_expiration_date_utc="2027-01-01T12:00:00Z",
-                issuing_certificate_authority="CN=Lab Issuing CA",
+                transactionId=transaction_id,
+                certificateRequest="TUlJQ0NTUj0=",
+                certificateThumbprint="ab" * 20,
+                certificateSerialNumber="1f2e3d",
+                certificateExpirationDateUtc="2027-01-01T12:00:00Z",
+                issuingCertificateAuthority="CN=Lab Issuing CA",
             )
         ),
         at,
@@ -36,10 +36,10 @@ def failure_report(transaction_id: str, at: dt.datetime = T0) -> Report:
     return Report.failure(
         FailureNotification(
             notification=FailureNotificationBody(
-                transaction_id=transaction_id,
-                certificate_request="TUlJQ0NTUj0=",
-                h_result=-2146875374,
-                error_description="denied by policy",
+                transactionId=transaction_id,
+                certificateRequest="TUlJQ0NTUj0=",
+                hResult=-2146875374,
+                errorDescription="denied by policy",
             )
         ),
         at,

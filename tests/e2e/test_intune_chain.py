@@ -1,0 +1,277 @@
+"""The Intune chain end to end, each party its own process on loopback with real TLS: a device
+(micromdm's scepclient, or the lab's codec client for the attacks) → NDES with Intune's policy
+module → the connector (mutual TLS both ways) → the cloud; NDES issues through the CA; the
+connector's outbox reports back; its revocation agent revokes what the cloud asks.
+
+The tests share one chain and run in file order: the last one deletes the connector."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from cryptography import x509
+
+from lab import driver
+from shared import scep
+from shared.pki import LabCert, PrivateKey, build_csr
+from tests.support.clients import have_scepclient, openssl_verify, run_scepclient
+
+from .intune_support import (
+    E_INVALIDARG,
+    RPC_S_SERVER_UNAVAILABLE,
+    WINDOWS_DEVICE,
+    Chain,
+    device_key,
+    parse_when,
+    request_spec,
+    start_chain,
+    thumbprint,
+    wait_for,
+    write_scepclient_request,
+)
+
+pytestmark = pytest.mark.e2e
+
+IPHONE = "LAB-IPHONE-01"
+IPHONE_PROFILE = "Lab user certificate (iOS)"
+PIXEL = "LAB-PIXEL-01"
+PIXEL_PROFILE = "Lab user certificate (Android work profile)"
+SERVER_AUTH = "1.3.6.1.5.5.7.3.1"
+
+
+@pytest.fixture(scope="module")
+def chain(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Chain]:
+    started = start_chain(tmp_path_factory.mktemp("intune-chain") / "lab")
+    try:
+        yield started
+    finally:
+        started.stop_all()
+
+
+def pkcs_req(chain: Chain, key: PrivateKey, spec: Any) -> driver.Exchange:
+    """One PKCSReq by the lab's codec client (POST), the CertRep verified and opened."""
+
+    async def run() -> driver.Exchange:
+        async with httpx.AsyncClient(timeout=60) as client:
+            ca = await driver.fetch_ca_info(client, chain.state.scep_url)
+            return await driver.request(client, chain.state.scep_url, ca, key, spec)  # type: ignore[arg-type]
+
+    return asyncio.run(run())
+
+
+def enrol(
+    chain: Chain, device: str = WINDOWS_DEVICE, profile: str | None = None
+) -> x509.Certificate:
+    found = chain.challenge(device, profile) if profile else chain.challenge(device)
+    key = device_key(found["keySize"])
+    return pkcs_req(chain, key, request_spec(found)).certificate
+
+
+def assert_refused(exchange: driver.Exchange, hresult: int) -> None:
+    result = exchange.result
+    assert result.status is scep.PkiStatus.FAILURE, result
+    assert result.fail_info is scep.FailInfo.BAD_REQUEST
+    assert result.hresult is not None and result.hresult & 0xFFFFFFFF == hresult
+
+
+def test_ndes_with_the_intune_module_hands_out_no_password(chain: Chain) -> None:
+    bare = httpx.get(chain.state.scep_url, timeout=10)
+    assert bare.status_code == 403
+
+
+@pytest.mark.skipif(not have_scepclient(), reason="scepclient not installed")
+def test_scepclient_enrols_with_a_challenge_from_the_cloud(chain: Chain, tmp_path: Path) -> None:
+    found = chain.challenge()
+    key = device_key(found["keySize"])
+    workdir = tmp_path / "scepclient"
+    write_scepclient_request(workdir, key, build_csr(key, request_spec(found)))
+
+    enrolled = run_scepclient(
+        found["scepServerUrls"][0], workdir, cn=WINDOWS_DEVICE, challenge=None, allow_reuse=True
+    )
+
+    assert enrolled.ok, enrolled.describe() + chain.log("connector")[-3000:]
+    cert = enrolled.load_certificate()
+    assert cert.subject.rfc4514_string() == found["subject"]
+    assert cert.public_key() == key.public_key()
+    ok, output = openssl_verify(
+        enrolled.cert_path,
+        [chain.pki.cert(LabCert.ISSUING_CA), chain.pki.cert(LabCert.ROOT_CA)],
+    )
+    assert ok, output
+    state = wait_for("the cloud's report", lambda: chain.issued_state(WINDOWS_DEVICE, cert))
+    assert state["certificateIssuanceState"] == "issued"
+    assert state["certificateThumbprint"].upper() == thumbprint(cert)
+    assert parse_when(state["certificateExpirationDateTime"]) == cert.not_valid_after_utc
+    assert "4008 ScepNotifySuccess" in chain.log("connector")
+
+
+# what each attack changes in an honest request, and the Intune code the cloud answers
+ATTACKS = {
+    "another identity": ({"subject": f"CN={IPHONE}"}, "SubjectNameMismatch"),
+    "another EKU": ({"ekus": ("1.3.6.1.5.5.7.3.2", SERVER_AUTH)}, "EnhancedKeyUsageMismatch"),
+    "a smaller key": ({"bits": 1024}, "KeyLengthMismatch"),
+    "another device's challenge": ({"device": PIXEL}, "SubjectNameMismatch"),
+    "a tampered challenge": ({"tamper": True}, None),
+}
+
+
+@pytest.mark.parametrize("attack", list(ATTACKS))
+def test_attacks_are_refused_and_nothing_is_issued(chain: Chain, attack: str) -> None:
+    change, code = ATTACKS[attack]
+    honest = chain.challenge()
+    found = chain.challenge(PIXEL, PIXEL_PROFILE) if "device" in change else honest
+    challenge = found["challenge"]
+    if change.get("tamper"):
+        middle = len(challenge) // 2
+        challenge = (
+            challenge[:middle]
+            + ("A" if challenge[middle] != "A" else "B")
+            + challenge[middle + 1 :]
+        )
+    spec = request_spec(
+        honest,
+        subject=change.get("subject"),
+        ekus=change.get("ekus"),
+        challenge=challenge,
+    )
+    before = chain.ca_request_count()
+
+    exchange = pkcs_req(chain, device_key(change.get("bits", 2048)), spec)
+
+    assert_refused(exchange, E_INVALIDARG)
+    assert chain.ca_request_count() == before  # NDES never asked the CA
+    refusal = next(
+        line
+        for line in chain.log("connector").splitlines()
+        if "4005 ScepVerifyFailure" in line and exchange.transaction_id in line
+    )
+    if code is not None:
+        assert code in refusal
+    else:  # the challenge does not open: its signature or encryption is broken
+        assert any(
+            name in refusal
+            for name in ("SignatureValidationFailed", "ChallengeDecryptionError",
+                         "ChallengeDeserializationError", "ChallengeDecodingError")
+        ), refusal  # fmt: skip
+    if "device" in change:  # the report shows the failed validation for the challenge's device
+        states = chain.certificate_states(PIXEL)
+        assert any(s["certificateIssuanceState"] == "challengeValidationFailed" for s in states)
+
+
+def test_a_replayed_challenge_is_refused(chain: Chain) -> None:
+    found = chain.challenge()
+    first = pkcs_req(chain, device_key(), request_spec(found))
+    assert first.result.status is scep.PkiStatus.SUCCESS
+    before = chain.ca_request_count()
+
+    again = pkcs_req(chain, device_key(), request_spec(found))
+
+    assert_refused(again, E_INVALIDARG)
+    assert chain.ca_request_count() == before
+
+
+def test_the_cloud_down_during_notification(chain: Chain) -> None:
+    """Notifications refused, then the cloud killed and started again: the device has its
+    certificate at once; the report arrives after the cloud returns, once."""
+    chain.set_fault("notification")  # validation works, notifications answer 503
+    cert = enrol(chain)
+    wait_for("a failed attempt", lambda: "4009 ScepNotifyAttemptFailed" in chain.log("connector"))
+    chain.kill("cloud")
+    attempts = chain.log("connector").count("4009 ScepNotifyAttemptFailed")
+    wait_for(  # the connector keeps trying against a cloud that is not there
+        "attempts against the stopped cloud",
+        lambda: chain.log("connector").count("4009 ScepNotifyAttemptFailed") > attempts,
+    )
+    chain.start_cloud()  # a new process: no fault armed
+
+    state = wait_for("the report", lambda: chain.issued_state(WINDOWS_DEVICE, cert))
+    assert state["certificateThumbprint"].upper() == thumbprint(cert)
+    serial = f"{cert.serial_number:x}"
+    rows = [
+        s for s in chain.certificate_states(WINDOWS_DEVICE)
+        if (s.get("certificateSerialNumber") or "").lower() == serial
+    ]  # fmt: skip
+    assert len(rows) == 1
+
+
+def _outbox(chain: Chain) -> dict[str, bool]:
+    """Transaction ID → delivered, for every report in the connector's outbox, read from its
+    SQLite file as an operator would."""
+    db = chain.data / "connector" / "connector.db"
+    with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
+        rows = conn.execute("SELECT transaction_id, delivered_at FROM outbox_reports").fetchall()
+    return {str(tx): delivered is not None for tx, delivered in rows}
+
+
+def test_a_connector_killed_with_reports_queued_loses_none(chain: Chain) -> None:
+    chain.set_fault("notification")
+    exchanges = []
+    for _ in range(3):
+        found = chain.challenge()
+        exchanges.append(pkcs_req(chain, device_key(found["keySize"]), request_spec(found)))
+    chain.kill("connector")  # SIGKILL, with the three reports in its outbox
+    queued = _outbox(chain)
+    assert all(queued[e.transaction_id] is False for e in exchanges)
+    chain.clear_faults()
+
+    chain.start_connector()
+
+    for exchange in exchanges:
+        cert = exchange.certificate
+        state = wait_for("every report", lambda cert=cert: chain.issued_state(WINDOWS_DEVICE, cert))
+        assert state["certificateThumbprint"].upper() == thumbprint(cert)
+    serials = [
+        (s.get("certificateSerialNumber") or "").lower()
+        for s in chain.certificate_states(WINDOWS_DEVICE)
+    ]
+    for exchange in exchanges:
+        assert serials.count(f"{exchange.certificate.serial_number:x}") == 1
+    delivered = _outbox(chain)
+    assert all(delivered[e.transaction_id] for e in exchanges)
+
+
+def test_retiring_a_device_revokes_its_certificate(chain: Chain) -> None:
+    cert = enrol(chain, PIXEL, PIXEL_PROFILE)
+    wait_for("the report", lambda: chain.issued_state(PIXEL, cert))
+    with chain.admin() as client:
+        device_id = client.get(
+            "/beta/deviceManagement/managedDevices", params={"$filter": f"deviceName eq '{PIXEL}'"}
+        ).json()["value"][0]["id"]
+        assert (
+            client.post(f"/beta/deviceManagement/managedDevices/{device_id}/retire").status_code
+            == 204
+        )
+
+    wait_for("the CRL", lambda: cert.serial_number in chain.crl_serials())
+    state = wait_for(
+        "the cloud's revoke status",
+        lambda: (
+            (s := chain.issued_state(PIXEL, cert))
+            and s["certificateRevokeStatus"] == "revoked"
+            and s
+        ),
+    )
+    assert state["certificateIssuanceState"] == "revoked"
+    assert "3050 RevokeSuccess" in chain.log("connector")
+
+
+def test_a_deleted_connector_is_refused_and_devices_get_a_failure(chain: Chain) -> None:
+    with chain.admin() as client:
+        connectors = client.get("/beta/deviceManagement/ndesConnectors").json()["value"]
+        for connector in connectors:
+            deleted = client.delete(f"/beta/deviceManagement/ndesConnectors/{connector['id']}")
+            assert deleted.status_code == 204
+    found = chain.challenge()
+    before = chain.ca_request_count()
+
+    exchange = pkcs_req(chain, device_key(), request_spec(found))
+
+    assert_refused(exchange, RPC_S_SERVER_UNAVAILABLE)
+    assert chain.ca_request_count() == before
