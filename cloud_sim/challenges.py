@@ -94,13 +94,30 @@ async def _facts(
     )
 
 
-async def issue_challenge(
-    session: AsyncSession, context: CloudContext, tenant_id: str, device_id: str, profile_id: str
-) -> IssuedChallenge:
-    """Seal a fresh challenge for `device_id` and SCEP profile `profile_id`. Raises the
-    management area's NotFound, NotScepProfile, or the domain's ProfileError/UnresolvedVariable
-    when the profile cannot be satisfied on this device (Intune fails the profile then)."""
-    now = context.clock.now()
+@dataclass(frozen=True)
+class Expectations:
+    """What a request from this device through this profile must hold, as challenge claims
+    (fresh request ID, valid from `now`), with what the device is told besides."""
+
+    claims: ChallengeClaims
+    scep_urls: tuple[str, ...]
+    ca_thumbprint: str
+    user_display_name: str | None
+
+
+async def resolve_expectations(
+    session: AsyncSession,
+    context: CloudContext,
+    tenant_id: str,
+    device_id: str,
+    profile_id: str,
+    *,
+    now: dt.datetime,
+) -> Expectations:
+    """Resolve the profile's subject, SANs, EKUs, key usage and size for this device (and its
+    user, for a user certificate). Raises the management area's NotFound, NotScepProfile, or the
+    domain's ProfileError/UnresolvedVariable when the profile cannot be satisfied on this device
+    (Intune fails the profile then)."""
     device = await get_device(session, tenant_id, device_id)
     profile = await get_configuration(session, tenant_id, profile_id)
     scep = profile.scep
@@ -145,28 +162,46 @@ async def issue_challenge(
         issued_at=now,
         expires_at=now + dt.timedelta(minutes=context.settings.challenge_validity_minutes),
     )
+    return Expectations(
+        claims,
+        scep.scep_server_urls,
+        root.thumbprint if root is not None else "",
+        device.user_display_name,
+    )
+
+
+async def issue_challenge(
+    session: AsyncSession, context: CloudContext, tenant_id: str, device_id: str, profile_id: str
+) -> IssuedChallenge:
+    """Seal a fresh challenge for `device_id` and SCEP profile `profile_id`, and record that it
+    was issued. Raises as `resolve_expectations`."""
+    now = context.clock.now()
+    expected = await resolve_expectations(
+        session, context, tenant_id, device_id, profile_id, now=now
+    )
+    claims = expected.claims
     sealed = challenge_keys(context).seal(claims)
     await record_certificate_state(
         session,
         tenant_id,
-        device_id=device.id,
-        configuration_id=profile.id,
+        device_id=claims.device_id,
+        configuration_id=claims.profile_id,
         issuance_state=CertificateIssuanceState.CHALLENGE_ISSUED,
         now=now,
-        user_display_name=device.user_display_name,
+        user_display_name=expected.user_display_name,
     )
     return IssuedChallenge(
         challenge=sealed,
         challenge_id=claims.challenge_id,
-        device_id=device.id,
-        profile_id=profile.id,
+        device_id=claims.device_id,
+        profile_id=claims.profile_id,
         subject=claims.expected_subject,
-        sans=tuple((t, v) for t, v in sans),
+        sans=claims.expected_sans,
         ekus=claims.expected_ekus,
         key_usage=frozenset(claims.expected_key_usage),
         key_size=claims.expected_key_length,
-        hash_algorithm=hash_algorithm,
-        scep_urls=scep.scep_server_urls,
-        ca_thumbprint=root.thumbprint if root is not None else "",
+        hash_algorithm=claims.hash_algorithm,
+        scep_urls=expected.scep_urls,
+        ca_thumbprint=expected.ca_thumbprint,
         expires_at=claims.expires_at,
     )

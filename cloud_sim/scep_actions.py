@@ -20,6 +20,8 @@ import binascii
 import datetime as dt
 import hashlib
 
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -29,15 +31,20 @@ from shared.api.intune import (
     SuccessNotificationBody,
     ValidationRequestBody,
 )
+from shared.pki import CsrError, inspect_csr
 
-from .challenges import challenge_keys
+from .challenges import challenge_keys, resolve_expectations
 from .context import CloudContext
+from .domain.claims import ChallengeClaims
 from .domain.codes import ErrorCode
+from .domain.renewal import IssuedCertificate, validate_renewal
 from .domain.validation import validate
 from .management import NotFound, get_device, is_targeted, record_certificate_state
 from .management.enums import CertificateIssuanceState
+from .management.enums import CertificateRevokeStatus as Revoke
 from .store.connectors import ScepTransactionRow
 from .store.identity import group_ids_for
+from .store.management import CertificateStateRow
 
 ODATA_CONTEXT = (
     "{base}/RACerts/StatelessScepRequestValidationService/$metadata"
@@ -46,13 +53,45 @@ ODATA_CONTEXT = (
 
 
 class _Lookup:
-    """The decision table's questions, answered from the cloud's database."""
+    """The decision tables' questions (a request with a challenge, a renewal), answered from
+    the cloud's database."""
 
     def __init__(
-        self, session: AsyncSession, tenant_id: str, transaction_id: str = "", csr_digest: str = ""
+        self,
+        session: AsyncSession,
+        tenant_id: str,
+        transaction_id: str = "",
+        csr_digest: str = "",
+        *,
+        context: CloudContext | None = None,
     ) -> None:
         self.session, self.tenant_id = session, tenant_id
         self.transaction_id, self.csr_digest = transaction_id, csr_digest
+        self.context = context
+
+    async def issued_certificate(self, thumbprint: str) -> IssuedCertificate | None:
+        row = await self.session.scalar(
+            select(CertificateStateRow).where(
+                CertificateStateRow.tenant_id == self.tenant_id,
+                CertificateStateRow.thumbprint == thumbprint,
+            )
+        )
+        if row is None:
+            return None
+        revoked = row.revoke_status not in (Revoke.NONE.value, Revoke.FAILED.value)
+        return IssuedCertificate(row.device_id, row.configuration_id, revoked)
+
+    async def expected_claims(self, device_id: str, profile_id: str) -> ChallengeClaims:
+        assert self.context is not None, "a renewal lookup needs the cloud's context"
+        expected = await resolve_expectations(
+            self.session,
+            self.context,
+            self.tenant_id,
+            device_id,
+            profile_id,
+            now=self.context.clock.now(),
+        )
+        return expected.claims
 
     async def device_exists(self, tenant_id: str, device_id: str) -> bool:
         try:
@@ -98,6 +137,34 @@ def _result(context: CloudContext, code: ErrorCode, description: str) -> ScepAct
     )
 
 
+def _validation_state(ok: bool, *, renewal: bool) -> CertificateIssuanceState:
+    if not ok:
+        return CertificateIssuanceState.CHALLENGE_VALIDATION_FAILED
+    if renewal:
+        return CertificateIssuanceState.RENEW_VERIFIED
+    return CertificateIssuanceState.CHALLENGE_VALIDATION_SUCCEEDED
+
+
+def _signer_thumbprint(signer_certificate: str | None) -> str | None:
+    """SHA-1 (upper hex) of the renewal signer the connector passed, if it reads."""
+    if not signer_certificate:
+        return None
+    try:
+        cert = x509.load_der_x509_certificate(base64.b64decode(signer_certificate, validate=True))
+    except (binascii.Error, ValueError):
+        return None
+    return cert.fingerprint(hashes.SHA1()).hex().upper()
+
+
+def _has_challenge(certificate_request: str) -> bool:
+    """Whether the CSR carries a challengePassword (an unreadable CSR counts as one: the
+    challenge path then refuses it with CertificateRequestDecodingFailed)."""
+    try:
+        return inspect_csr(base64.b64decode(certificate_request)).challenge_password is not None
+    except (binascii.Error, ValueError, CsrError):
+        return True
+
+
 def _csr_digest(certificate_request: str) -> str:
     try:
         der = base64.b64decode(certificate_request, validate=False)
@@ -107,12 +174,14 @@ def _csr_digest(certificate_request: str) -> str:
 
 
 async def _transaction(
-    session: AsyncSession, tenant_id: str, transaction_id: str
+    session: AsyncSession, tenant_id: str, transaction_id: str, certificate_request: str
 ) -> ScepTransactionRow | None:
+    """The request with this transaction ID and this CSR (see ScepTransactionRow)."""
     row: ScepTransactionRow | None = await session.scalar(
         select(ScepTransactionRow).where(
             ScepTransactionRow.tenant_id == tenant_id,
             ScepTransactionRow.transaction_id == transaction_id,
+            ScepTransactionRow.csr_sha256 == _csr_digest(certificate_request),
         )
     )
     return row
@@ -126,18 +195,29 @@ async def validate_request(
     body: ValidationRequestBody,
 ) -> ScepActionResult:
     now = context.clock.now()
-    verdict = await validate(
-        body.certificate_request,
-        keys=challenge_keys(context),
-        caller_tenant_id=tenant_id,
-        now=now,
-        lookup=_Lookup(
-            session, tenant_id, body.transaction_id, _csr_digest(body.certificate_request)
-        ),
-        allow_reuse=context.settings.challenge_reusable,
+    lookup = _Lookup(
+        session,
+        tenant_id,
+        body.transaction_id,
+        _csr_digest(body.certificate_request),
+        context=context,
     )
+    signer = _signer_thumbprint(body.signer_certificate)
+    if signer is not None and not _has_challenge(body.certificate_request):
+        verdict = await validate_renewal(
+            body.certificate_request, signer_thumbprint=signer, lookup=lookup
+        )
+    else:
+        verdict = await validate(
+            body.certificate_request,
+            keys=challenge_keys(context),
+            caller_tenant_id=tenant_id,
+            now=now,
+            lookup=lookup,
+            allow_reuse=context.settings.challenge_reusable,
+        )
     claims = verdict.claims
-    row = await _transaction(session, tenant_id, body.transaction_id)
+    row = await _transaction(session, tenant_id, body.transaction_id, body.certificate_request)
     if row is None:
         row = ScepTransactionRow(tenant_id=tenant_id, transaction_id=body.transaction_id)
         session.add(row)
@@ -149,7 +229,7 @@ async def validate_request(
             "this transaction was already reported",
         )
     row.caller = caller
-    row.challenge_id = claims.challenge_id if claims else None
+    row.challenge_id = claims.challenge_id if claims and signer is None else None
     row.device_id = claims.device_id if claims else None
     row.profile_id = claims.profile_id if claims else None
     row.validation_code = verdict.code.value
@@ -165,11 +245,7 @@ async def validate_request(
             tenant_id,
             device_id=claims.device_id,
             configuration_id=claims.profile_id,
-            issuance_state=(
-                CertificateIssuanceState.CHALLENGE_VALIDATION_SUCCEEDED
-                if verdict.ok
-                else CertificateIssuanceState.CHALLENGE_VALIDATION_FAILED
-            ),
+            issuance_state=_validation_state(verdict.ok, renewal=signer is not None),
             now=now,
         )
     return _result(context, verdict.code, verdict.description)
@@ -182,13 +258,17 @@ async def success_notification(
     body: SuccessNotificationBody,
 ) -> ScepActionResult:
     now = context.clock.now()
-    row = await _transaction(session, tenant_id, body.transaction_id)
+    row = await _transaction(session, tenant_id, body.transaction_id, body.certificate_request)
     if row is None or row.state == "rejected":
-        return _result(context, ErrorCode.UNKNOWN, "no validated request with this transactionId")
+        return _result(
+            context,
+            ErrorCode.UNKNOWN,
+            "no validated request with this transactionId and certificateRequest",
+        )
     if row.state == "issued":
         return _result(context, ErrorCode.SUCCESS, "")  # a repeated delivery: nothing changes
-    if row.state != "validated" or row.csr_sha256 != _csr_digest(body.certificate_request):
-        return _result(context, ErrorCode.UNKNOWN, "the notification does not match the request")
+    if row.state != "validated":
+        return _result(context, ErrorCode.UNKNOWN, "this request was reported failed already")
     row.state = "issued"
     row.certificate_serial = body.certificate_serial_number.lower()
     row.certificate_thumbprint = body.certificate_thumbprint.upper()
@@ -220,7 +300,7 @@ async def failure_notification(
     body: FailureNotificationBody,
 ) -> ScepActionResult:
     now = context.clock.now()
-    row = await _transaction(session, tenant_id, body.transaction_id)
+    row = await _transaction(session, tenant_id, body.transaction_id, body.certificate_request)
     if row is None:
         return _result(context, ErrorCode.UNKNOWN, "no request with this transactionId")
     if row.state in ("issued", "failed"):

@@ -178,17 +178,23 @@ class CloudClient:
             raise CloudUnavailable(f"POST {path}: {type(exc).__name__}: {exc}") from exc
         return _check(response, f"POST {path}")
 
-    async def validate(self, transaction_id: str, csr_b64: str) -> ScepActionResult:
-        """Ask the cloud whether this CSR (with its challenge) may be issued."""
+    async def validate(
+        self, transaction_id: str, csr_b64: str, signer_certificate: str | None = None
+    ) -> ScepActionResult:
+        """Ask the cloud whether this CSR (with its challenge, or for a renewal signed by
+        `signer_certificate`, base64 DER) may be issued."""
         body = ValidateRequest(
             request=ValidationRequestBody(
                 transactionId=transaction_id,
                 certificateRequest=csr_b64,
                 callerInfo=self._caller_info,
+                signerCertificate=signer_certificate,
             )
         )
         path = "/connector/scep/validateRequest"
-        response = await self._post(path, body.model_dump(mode="json", by_alias=True))
+        response = await self._post(
+            path, body.model_dump(mode="json", by_alias=True, exclude_none=True)
+        )
         return _action_result(response, f"POST {path}")
 
     async def notify(self, report: Report) -> ScepActionResult:

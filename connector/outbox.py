@@ -39,7 +39,8 @@ class ReportKind(StrEnum):
 class Report:
     """One status report to deliver. `body` is the JSON the cloud receives, as a dict (the wire
     models are `SuccessNotification` and `FailureNotification`); `transaction_id` is the SCEP
-    transaction ID, tenant-free: together with `kind` it identifies the report."""
+    transaction ID, tenant-free: together with `kind` and `request_digest` it identifies the
+    report."""
 
     kind: ReportKind
     transaction_id: str
@@ -51,6 +52,16 @@ class Report:
             raise ValueError("a report needs a transaction ID")
         if self.created_at.tzinfo is None:
             raise ValueError("created_at must be an aware datetime")
+
+    @property
+    def request_digest(self) -> str:
+        """SHA-256 (hex) of the `certificateRequest` the report is about. Part of the report's
+        identity: clients that derive the transaction ID from their key (micromdm's scepclient,
+        early SCEP drafts) reuse it when they renew with the same key, and that is another
+        request with its own report."""
+        notification = self.body.get("notification")
+        request = notification.get("certificateRequest") if isinstance(notification, dict) else None
+        return hashlib.sha256(str(request or "").encode()).hexdigest()
 
     @classmethod
     def success(cls, notification: SuccessNotification, created_at: dt.datetime) -> Report:

@@ -1,11 +1,12 @@
 """The connector's service: what it does when NDES's Intune policy module calls it.
 
-`verify` asks the cloud to validate the request (challenge, subject, SANs...) and tells NDES
-yes or no; `notify` turns what became of a verified request into a status report and keeps it
-in the durable outbox before answering, so that NDES is told "queued" only once the report is
-safe. Event IDs and names are the real Certificate Connector's: 4003 ScepRequestReceived, 4004
-ScepVerifySuccess, 4005 ScepVerifyFailure, 4006 ScepIssuedSuccess, 4007 ScepIssuedFailure
-(4008-4010 are the outbox worker's). Log lines never carry the CSR or the challenge.
+`verify` asks the cloud to validate the request (challenge, subject, SANs...; for a renewal,
+the certificate that signed it in place of a challenge) and tells NDES yes or no; `notify`
+turns what became of a verified request into a status report and keeps it in the durable outbox
+before answering, so that NDES is told "queued" only once the report is safe. Event IDs and
+names are the real Certificate Connector's: 4003 ScepRequestReceived, 4004 ScepVerifySuccess,
+4005 ScepVerifyFailure, 4006 ScepIssuedSuccess, 4007 ScepIssuedFailure (4008-4010 are the
+outbox worker's). Log lines never carry the CSR or the challenge.
 
 HRESULTs in a negative `VerifyResult` (what NDES puts into its CertRep FAILURE):
 - the cloud answered with a code other than Success: E_INVALIDARG 0x80070057, as the real
@@ -136,7 +137,9 @@ class ConnectorService:
             extra={"event_id": REQUEST_RECEIVED},
         )
         try:
-            answer = await self._cloud.validate(tx, request.certificate_request)
+            answer = await self._cloud.validate(
+                tx, request.certificate_request, request.signer_certificate
+            )
         except CloudUnavailable as exc:
             return self._refused(tx, SERVICE_UNAVAILABLE, str(exc), RPC_S_SERVER_UNAVAILABLE)
         except CloudError as exc:

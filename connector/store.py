@@ -45,6 +45,7 @@ outbox_reports = Table(
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("transaction_id", String(255), nullable=False),
     Column("kind", String(16), nullable=False),
+    Column("request_digest", String(64), nullable=False),
     Column("body", Text, nullable=False),
     Column("created_at", UtcDateTime, nullable=False),
     Column("attempts", Integer, nullable=False, default=0),
@@ -53,7 +54,9 @@ outbox_reports = Table(
     Column("last_error", Text, nullable=True),
     Column("delivered_at", UtcDateTime, nullable=True),
     Column("refusal", Text, nullable=True),
-    UniqueConstraint("transaction_id", "kind", name="uq_outbox_reports_transaction_kind"),
+    UniqueConstraint(
+        "transaction_id", "kind", "request_digest", name="uq_outbox_reports_transaction_request"
+    ),
     Index("ix_outbox_reports_due", "delivered_at", "next_attempt_at"),
 )
 
@@ -88,6 +91,7 @@ class SqlOutboxStore:
         values = {
             "transaction_id": report.transaction_id,
             "kind": report.kind.value,
+            "request_digest": report.request_digest,
             "body": json.dumps(report.body, separators=(",", ":"), sort_keys=True),
             "created_at": report.created_at,
             "attempts": 0,
@@ -189,7 +193,9 @@ class SqlOutboxStore:
 async def _find_id(conn: AsyncConnection, report: Report) -> ReportId | None:
     t = outbox_reports
     query = select(t.c.id).where(
-        t.c.transaction_id == report.transaction_id, t.c.kind == report.kind.value
+        t.c.transaction_id == report.transaction_id,
+        t.c.kind == report.kind.value,
+        t.c.request_digest == report.request_digest,
     )
     found = (await conn.execute(query)).scalar_one_or_none()
     return None if found is None else ReportId(found)

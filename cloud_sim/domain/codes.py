@@ -100,7 +100,8 @@ _DESCRIPTIONS: dict[ErrorCode, str] = {
         "The request's key is not the key registered for the device."
     ),
     ErrorCode.SIGNING_CERT_THUMBPRINT_MISMATCH: (
-        "The challenge was signed by a certificate other than the expected one."
+        "The challenge, or the renewal request, was signed by a certificate other than the "
+        "expected one."
     ),
     ErrorCode.SCEP_PROFILE_NO_LONGER_TARGETED_TO_THE_CLIENT: (
         "The SCEP profile is no longer assigned to this device."

@@ -29,10 +29,13 @@ class ClientIdentityRow(Base):
 
 
 class ScepTransactionRow(Base):
-    """One SCEP request as the cloud saw it: validated (with its verdict), then reported."""
+    """One SCEP request as the cloud saw it: validated (with its verdict), then reported. A
+    request is its transaction ID AND its CSR: clients that derive the transaction ID from the
+    public key (micromdm's scepclient, early SCEP drafts) reuse it when they renew with the same
+    key, and that renewal is a new request."""
 
     __tablename__ = "scep_transactions"
-    __table_args__ = (UniqueConstraint("tenant_id", "transaction_id"),)
+    __table_args__ = (UniqueConstraint("tenant_id", "transaction_id", "csr_sha256"),)
 
     id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
     tenant_id: Mapped[str] = mapped_column(String(64))

@@ -23,6 +23,13 @@ class ValidationRequestBody(_Wire):
     transaction_id: str = Field(alias="transactionId")
     certificate_request: str = Field(alias="certificateRequest", description="base64 DER PKCS#10")
     caller_info: str = Field(default="", alias="callerInfo")
+    signer_certificate: str | None = Field(
+        default=None,
+        alias="signerCertificate",
+        description="lab extension, sent by the lab's connector: base64 DER of the certificate "
+        "that signed a renewal (a request without a challenge); Microsoft's published body has "
+        "no such field",
+    )
 
 
 class ValidateRequest(_Wire):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -110,6 +111,58 @@ def test_scepclient_enrols_with_a_challenge_from_the_cloud(chain: Chain, tmp_pat
     assert state["certificateThumbprint"].upper() == thumbprint(cert)
     assert parse_when(state["certificateExpirationDateTime"]) == cert.not_valid_after_utc
     assert "4008 ScepNotifySuccess" in chain.log("connector")
+
+
+@pytest.mark.skipif(not have_scepclient(), reason="scepclient not installed")
+def test_scepclient_renews_with_a_renewalreq_signed_by_its_certificate(
+    chain: Chain, tmp_path: Path
+) -> None:
+    """No challenge in the renewal: the certificate the cloud saw issued vouches for it."""
+    found = chain.challenge()
+    key = device_key(found["keySize"])
+    workdir = tmp_path / "scepclient"
+    write_scepclient_request(workdir, key, build_csr(key, request_spec(found)))
+    url = found["scepServerUrls"][0]
+    first = run_scepclient(url, workdir, cn=WINDOWS_DEVICE, challenge=None, allow_reuse=True)
+    assert first.ok, first.describe()
+    old = first.load_certificate()
+    wait_for("the first report", lambda: chain.issued_state(WINDOWS_DEVICE, old))
+    renewal_spec = replace(request_spec(found), challenge_password=None)
+    write_scepclient_request(workdir, key, build_csr(key, renewal_spec))
+
+    renewed = run_scepclient(url, workdir, cn=WINDOWS_DEVICE, challenge=None)
+
+    assert renewed.ok and renewed.renewal, renewed.describe() + chain.log("connector")[-2000:]
+    new = renewed.load_certificate()
+    assert new.serial_number != old.serial_number
+    assert new.subject == old.subject
+    state = wait_for("the renewal's report", lambda: chain.issued_state(WINDOWS_DEVICE, new))
+    assert state["certificateThumbprint"].upper() == thumbprint(new)
+
+
+def test_a_renewal_signed_by_a_certificate_intune_never_saw_is_refused(chain: Chain) -> None:
+    """A PKCSReq without a challenge, signed by a certificate from the enterprise CA that did
+    not come through Intune (here: one NDES issued earlier in the general SCEP workflow would
+    do; the policy module's own client certificate serves)."""
+    found = chain.challenge()
+    spec = replace(request_spec(found), challenge_password=None)
+    signer = chain.pki.cert(LabCert.NDES_POLICY_MODULE)
+    signer_key = chain.pki.key(LabCert.NDES_POLICY_MODULE)
+    before = chain.ca_request_count()
+
+    async def run() -> driver.Exchange:
+        async with httpx.AsyncClient(timeout=60) as client:
+            ca = await driver.fetch_ca_info(client, chain.state.scep_url)
+            return await driver.request(
+                client, chain.state.scep_url, ca, device_key(), spec,
+                renew_with=(signer, signer_key),  # type: ignore[arg-type]
+            )  # fmt: skip
+
+    refused = asyncio.run(run())
+
+    assert_refused(refused, E_INVALIDARG)
+    assert chain.ca_request_count() == before
+    assert "SigningCertThumbprintMismatch" in chain.log("connector")
 
 
 # what each attack changes in an honest request, and the Intune code the cloud answers
@@ -260,6 +313,36 @@ def test_retiring_a_device_revokes_its_certificate(chain: Chain) -> None:
     )
     assert state["certificateIssuanceState"] == "revoked"
     assert "3050 RevokeSuccess" in chain.log("connector")
+
+
+def test_the_cloud_down_during_validation_fails_the_request_and_issues_nothing(
+    chain: Chain,
+) -> None:
+    found = chain.challenge()
+    chain.set_fault("validation")
+    before = chain.ca_request_count()
+
+    refused = pkcs_req(chain, device_key(), request_spec(found))
+
+    assert_refused(refused, RPC_S_SERVER_UNAVAILABLE)
+    assert chain.ca_request_count() == before
+    chain.clear_faults()
+    retried = pkcs_req(chain, device_key(), request_spec(found))  # the same challenge, later
+    assert retried.result.status is scep.PkiStatus.SUCCESS
+
+
+def test_the_connector_down_fails_the_request_and_issues_nothing(chain: Chain) -> None:
+    chain.kill("connector")
+    try:
+        found = chain.challenge()
+        before = chain.ca_request_count()
+
+        refused = pkcs_req(chain, device_key(), request_spec(found))
+
+        assert_refused(refused, RPC_S_SERVER_UNAVAILABLE)
+        assert chain.ca_request_count() == before
+    finally:
+        chain.start_connector()
 
 
 def test_a_deleted_connector_is_refused_and_devices_get_a_failure(chain: Chain) -> None:

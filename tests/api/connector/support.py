@@ -16,12 +16,14 @@ from shared.api.intune import (
 T0 = dt.datetime(2026, 1, 1, 12, 0, tzinfo=dt.UTC)
 
 
-def success_report(transaction_id: str, at: dt.datetime = T0) -> Report:
+def success_report(
+    transaction_id: str, at: dt.datetime = T0, request: str = "TUlJQ0NTUj0="
+) -> Report:
     return Report.success(
         SuccessNotification(
             notification=SuccessNotificationBody(
                 transactionId=transaction_id,
-                certificateRequest="TUlJQ0NTUj0=",
+                certificateRequest=request,
                 certificateThumbprint="ab" * 20,
                 certificateSerialNumber="1f2e3d",
                 certificateExpirationDateUtc="2027-01-01T12:00:00Z",

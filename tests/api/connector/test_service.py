@@ -10,14 +10,16 @@ import datetime as dt
 from collections.abc import Awaitable, Callable
 
 import httpx
+from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from fastapi import FastAPI
 
+from cloud_sim.challenges import IssuedChallenge
 from cloud_sim.management import certificate_states_for_device
 from connector.store import SqlOutboxStore
 from shared.api.connector import NOTIFY_PATH, VERIFY_PATH
 from shared.clock import FixedClock
-from shared.pki import LabPki
+from shared.pki import CsrSpec, KeySpec, LabPki, PrivateKey, San, build_csr, generate_key
 from tests.api.cloud_sim.admin_support import db
 from tests.api.cloud_sim.identity_support import (  # noqa: F401 (fixtures)
     Lab,
@@ -158,3 +160,56 @@ async def test_the_local_api_needs_an_allowed_policy_module_certificate(rig: Rig
         refused = await intruder.post(NOTIFY_PATH, json=body | {"disposition": 2})
     assert refused.status_code == 403 and "not an allowed" in refused.text
     assert "/connector/scep/validateRequest" not in rig.transport.calls
+
+
+def _renewal_csr(challenge: IssuedChallenge) -> tuple[str, PrivateKey]:
+    """A request for the same identity without a challenge, with a new key."""
+    key = generate_key(KeySpec.rsa(2048))
+    spec = CsrSpec(
+        subject=x509.Name.from_rfc4514_string(challenge.subject),
+        sans=tuple(San(kind, value) for kind, value in challenge.sans),
+        ekus=challenge.ekus,
+        key_usage=challenge.key_usage,  # type: ignore[arg-type]
+    )
+    der = build_csr(key, spec).public_bytes(serialization.Encoding.DER)
+    return base64.b64encode(der).decode(), key
+
+
+async def test_a_renewal_signed_by_the_issued_certificate_is_verified(
+    rig: Rig, app: FastAPI, lab: Lab, lab_pki: LabPki
+) -> None:
+    """Windows renews with a PKCSReq signed by its certificate and no challenge: NDES passes
+    the signer, the connector hands it to the cloud, which knows the certificate it saw issued."""
+    enrolment = await seed_enrolment(app, lab, lab_pki)
+    csr, key = build_request(enrolment.challenge)
+    assert (await rig.local.post(VERIFY_PATH, json=_verify("tx-first", csr))).json()["verified"]
+    old = issue_for(lab_pki, csr, key)
+    old_b64 = base64.b64encode(old.public_bytes(serialization.Encoding.DER)).decode()
+    await rig.local.post(NOTIFY_PATH, json=_notify("tx-first", csr, base64.b64decode(old_b64)))
+    await _delivered(rig)
+    renewal, new_key = _renewal_csr(enrolment.challenge)
+    stranger = base64.b64encode(
+        self_signed("CN=LAPTOP-9").public_bytes(serialization.Encoding.DER)
+    ).decode()
+
+    def verify(tx: str, signer: str | None, request: str = renewal) -> dict[str, object]:
+        return _verify(tx, request) | {"signerCertificate": signer}
+
+    unknown = (await rig.local.post(VERIFY_PATH, json=verify("tx-r0", stranger))).json()
+    no_signer = (await rig.local.post(VERIFY_PATH, json=verify("tx-r1", None))).json()
+    renewed = (await rig.local.post(VERIFY_PATH, json=verify("tx-r2", old_b64))).json()
+
+    assert (unknown["verified"], unknown["code"]) == (False, "SigningCertThumbprintMismatch")
+    assert (no_signer["verified"], no_signer["code"]) == (False, "ChallengePasswordMissing")
+    assert (renewed["verified"], renewed["code"]) == (True, "Success")
+    new = issue_for(lab_pki, renewal, new_key)
+    await rig.local.post(
+        NOTIFY_PATH, json=_notify("tx-r2", renewal, new.public_bytes(serialization.Encoding.DER))
+    )
+    await _delivered(rig)
+    async with db(app) as session:
+        states = await certificate_states_for_device(session, lab.tenant.id, enrolment.device_id)
+    assert {s.serial_number for s in states if s.issuance_state.value == "issued"} == {
+        f"{old.serial_number:x}",
+        f"{new.serial_number:x}",
+    }

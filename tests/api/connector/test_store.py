@@ -36,6 +36,17 @@ async def test_success_and_failure_of_one_transaction_are_two_reports(
     assert await store.pending_count() == 2
 
 
+async def test_a_reused_transaction_id_for_another_request_is_another_report(
+    store: SqlOutboxStore,
+) -> None:
+    """scepclient derives its transaction ID from its key: a renewal with the same key reuses
+    it for a new request, whose report must not be taken for the first one's."""
+    first = await store.add(success_report("tx-1"))
+    renewal = await store.add(success_report("tx-1", request="UkVORVdBTA=="))
+    assert first != renewal
+    assert await store.pending_count() == 2
+
+
 async def test_due_honours_the_next_attempt_time_order_and_limit(store: SqlOutboxStore) -> None:
     ids = [
         await store.add(success_report(f"tx-{n}", T0 + dt.timedelta(seconds=n))) for n in range(4)
