@@ -22,11 +22,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
-from shared.pki import CsrError, inspect_csr
-
 from .claims import ChallengeClaims
 from .codes import ErrorCode
-from .validation import Verdict, _der, _verdict, compare_request
+from .validation import Verdict, _verdict, compare_request, read_request
 
 
 @dataclass(frozen=True)
@@ -54,16 +52,9 @@ class RenewalLookup(Protocol):
 async def validate_renewal(
     certificate_request: bytes | str, *, signer_thumbprint: str, lookup: RenewalLookup
 ) -> Verdict:
-    try:
-        csr = inspect_csr(_der(certificate_request))
-    except CsrError as exc:
-        return _verdict(ErrorCode.CERTIFICATE_REQUEST_DECODING_FAILED, str(exc))
-    if not csr.signature_valid:
-        return _verdict(
-            ErrorCode.CERTIFICATE_REQUEST_DECODING_FAILED,
-            "the CSR's self-signature does not verify",
-            csr=csr,
-        )
+    csr = read_request(certificate_request)
+    if isinstance(csr, Verdict):
+        return csr
     issued = await lookup.issued_certificate(signer_thumbprint.upper())
     if issued is None:
         return _verdict(

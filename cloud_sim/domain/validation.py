@@ -109,17 +109,9 @@ async def validate(
     `certificateRequest`."""
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
-    try:
-        der = _der(certificate_request)
-        csr = inspect_csr(der)
-    except CsrError as exc:
-        return _verdict(ErrorCode.CERTIFICATE_REQUEST_DECODING_FAILED, str(exc))
-    if not csr.signature_valid:
-        return _verdict(
-            ErrorCode.CERTIFICATE_REQUEST_DECODING_FAILED,
-            "the CSR's self-signature does not verify",
-            csr=csr,
-        )
+    csr = read_request(certificate_request)
+    if isinstance(csr, Verdict):
+        return csr
     if csr.challenge_password is None:
         return _verdict(ErrorCode.CHALLENGE_PASSWORD_MISSING, csr=csr)
     try:
@@ -154,6 +146,21 @@ async def validate(
         return fail(ErrorCode.SCEP_PROFILE_NO_LONGER_TARGETED_TO_THE_CLIENT)
     code, detail = compare_request(csr, claims)
     return fail(code, detail)
+
+
+def read_request(certificate_request: bytes | str) -> CsrInfo | Verdict:
+    """Step 1: the CSR, decoded and its self-signature verified, or the verdict refusing it."""
+    try:
+        csr = inspect_csr(_der(certificate_request))
+    except CsrError as exc:
+        return _verdict(ErrorCode.CERTIFICATE_REQUEST_DECODING_FAILED, str(exc))
+    if not csr.signature_valid:
+        return _verdict(
+            ErrorCode.CERTIFICATE_REQUEST_DECODING_FAILED,
+            "the CSR's self-signature does not verify",
+            csr=csr,
+        )
+    return csr
 
 
 def compare_request(csr: CsrInfo, claims: ChallengeClaims) -> tuple[ErrorCode, str]:
