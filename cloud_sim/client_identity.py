@@ -1,6 +1,7 @@
 """Client identities for the mutual-TLS APIs, shared by connectors and managed devices: issue one
 from a CSR (recording it as the holder's current certificate), and check the one presented on
-a connection (its CA, its dates by the lab clock, and that it is still the current one)."""
+a connection (its CA, its dates by the lab clock, and that it is the current one — or the one
+a renewal replaced, until the holder first presents the new one)."""
 
 from __future__ import annotations
 
@@ -48,8 +49,9 @@ async def issue_identity(
     certificate_request: str,
     validity: dt.timedelta,
 ) -> x509.Certificate:
-    """`CN=<holder id>` for the base64 CSR's key, now the holder's only accepted certificate.
-    HTTPException 400 for a CSR that is not base64, does not verify, or has a weak key."""
+    """`CN=<holder id>` for the base64 CSR's key, now the holder's current certificate (the one
+    it replaces is accepted until the new one is first used). HTTPException 400 for a CSR that
+    is not base64, does not verify, or has a weak key."""
     now = context.clock.now()
     try:
         cert = issue_client_certificate(
@@ -67,6 +69,8 @@ async def issue_identity(
     if row is None:
         row = ClientIdentityRow(kind=kind, id=holder.id, tenant_id=holder.tenant_id)
         session.add(row)
+    elif row.previous_serial_number is None:  # else the holder never used the last one issued:
+        row.previous_serial_number = row.serial_number  # the one it holds stays the previous
     row.serial_number, row.thumbprint = identity.serial_number, identity.thumbprint
     row.not_after, row.issued_at = identity.not_after, now
     return cert
@@ -89,6 +93,8 @@ async def presented_identity(
     row = await session.get(ClientIdentityRow, (kind, identity.id))
     if row is None:
         raise HTTPException(403, f"this {kind} never signed in")
-    if row.serial_number != identity.serial_number:
+    if row.serial_number == identity.serial_number:
+        row.previous_serial_number = None  # the holder has the new one: the old one retires
+    elif row.previous_serial_number != identity.serial_number:
         raise HTTPException(403, f"this certificate is not the {kind}'s current one")
     return Holder(identity.id, row.tenant_id)

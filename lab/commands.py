@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.table import Table
 
 from .home import (
+    LAB_FORMAT,
     POLICIES,
     default_data_dir,
     load_or_create_state,
@@ -61,6 +62,13 @@ def up(
     if policy not in POLICIES:
         raise typer.BadParameter(f"policy must be one of {', '.join(POLICIES)}")
     state = load_or_create_state(data)
+    if state.format != LAB_FORMAT:
+        console.print(
+            f"[red]{data} was made by an earlier intune-scep-lab (data format {state.format}; "
+            f"this one writes {LAB_FORMAT}) and cannot be upgraded in place: delete the folder, "
+            "or start another with --data[/red]"
+        )
+        raise typer.Exit(2)
     state.policy = policy
     save_state(data, state)
     console.print(f"data folder: {data}")

@@ -17,6 +17,11 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, Literal, get_args
 
+LAB_FORMAT = 2
+"""The data folder's format. Parties create their tables but do not migrate them: a folder made
+by an earlier format is refused by `up` with a message, rather than failing half-way. 2: the
+connector (outbox, identity), renewals and reserved challenges in the cloud."""
+
 Policy = Literal["intune", "otp", "none"]
 """NDES's policy module in the lab: Intune's (through the connector), one-time passwords, none."""
 POLICIES: tuple[Policy, ...] = get_args(Policy)
@@ -57,6 +62,7 @@ class TenantState:
 class LabState:
     """What `scep-lab up` decided once and every later command reads back."""
 
+    format: int = LAB_FORMAT
     seed: str = field(default_factory=lambda: secrets.token_hex(16))
     ca_admin_token: str = field(default_factory=lambda: secrets.token_urlsafe(24))
     ndes_admin_user: str = "ndes-admin"
@@ -92,6 +98,7 @@ def load_state(data: Path) -> LabState | None:
     ports = Ports(**_known(Ports, raw.pop("ports", None) or {}))
     tenant_raw = raw.pop("tenant", None)
     tenant = TenantState(**_known(TenantState, tenant_raw)) if tenant_raw else None
+    raw.setdefault("format", 1)  # before the format was written down
     if raw.get("policy") not in POLICIES:
         raw.pop("policy", None)
     return LabState(**_known(LabState, raw), ports=ports, tenant=tenant)

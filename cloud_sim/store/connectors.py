@@ -14,8 +14,9 @@ from .base import Base
 
 class ClientIdentityRow(Base):
     """The current identity certificate of a connector (Connector CA) or a managed device (MDM
-    Device CA): issued at sign-in or enrolment, replaced on renewal; only the current one is
-    accepted."""
+    Device CA): issued at sign-in or enrolment, replaced on renewal. The one it replaced stays
+    accepted until the holder first uses the new one (an answer to a renewal can be lost on the
+    way: the holder must not be locked out by it), or until it expires."""
 
     __tablename__ = "client_identities"
 
@@ -26,6 +27,7 @@ class ClientIdentityRow(Base):
     thumbprint: Mapped[str] = mapped_column(String(64))
     not_after: Mapped[dt.datetime]
     issued_at: Mapped[dt.datetime]
+    previous_serial_number: Mapped[str | None] = mapped_column(String(64), default=None)
 
 
 class ScepTransactionRow(Base):

@@ -63,3 +63,13 @@ def test_status_without_a_lab(tmp_path: Path) -> None:
     result = scep_lab("status", "--data", str(tmp_path / "nothing"))
     assert result.returncode == 2
     assert "scep-lab up" in result.stdout
+
+
+def test_up_refuses_a_data_folder_of_an_earlier_format(tmp_path: Path) -> None:
+    data = tmp_path / "old"
+    data.mkdir()
+    (data / "lab.json").write_text('{"seed": "000102030405060708090a0b0c0d0e0f"}')
+    result = scep_lab("up", "--data", data)
+    assert result.returncode == 2
+    assert "earlier intune-scep-lab" in result.stdout
+    assert not (data / "cloud").exists()  # nothing started, nothing written

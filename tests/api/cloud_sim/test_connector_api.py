@@ -147,18 +147,24 @@ async def test_a_deleted_connector_is_refused_at_once(
     assert (await mtls.post("/connector/heartbeat", json={})).status_code == 403
 
 
-async def test_renewal_supersedes_the_old_certificate(
+async def test_renewal_supersedes_the_old_certificate_once_the_new_one_is_used(
     app: FastAPI, connector: tuple[x509.Certificate, httpx.AsyncClient]
 ) -> None:
+    """The old certificate still works until the new one is first presented: a renewal answer
+    lost on the way does not lock the connector out (it renews again with the old one)."""
     old, mtls = connector
+    lost, _ = _csr()
+    first = await mtls.post("/connector/renew", json={"certificateRequest": lost})
+    assert first.status_code == 200, first.text
     csr, _ = _csr()
     response = await mtls.post("/connector/renew", json={"certificateRequest": csr})
-    assert response.status_code == 200, response.text
+    assert response.status_code == 200, response.text  # the old one, after a lost answer
     new = x509.load_der_x509_certificate(base64.b64decode(response.json()["certificate"]))
     assert new.subject == old.subject and new.serial_number != old.serial_number
-    assert (await mtls.post("/connector/heartbeat", json={})).status_code == 403  # old one
+    assert (await mtls.post("/connector/heartbeat", json={})).status_code == 204  # still old
     async with _with_client_cert(app, new) as renewed:
         assert (await renewed.post("/connector/heartbeat", json={})).status_code == 204
+    assert (await mtls.post("/connector/heartbeat", json={})).status_code == 403  # retired
 
 
 async def test_only_licensed_administrators_sign_connectors_in(

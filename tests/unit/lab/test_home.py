@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from lab.home import LabState, Ports, load_state, save_state
+from lab.home import LAB_FORMAT, LabState, Ports, load_or_create_state, load_state, save_state
 from lab.runner import remember_tenant
 from lab.seed import DemoSecrets, DemoTenant
 
@@ -71,6 +71,16 @@ def test_lab_json_from_another_version_loads(tmp_path: Path) -> None:
     loaded = load_state(tmp_path)
     assert loaded is not None
     assert loaded.ports == Ports(cloud=8443, ca=9001, ndes=9002)
+    assert loaded.format == 1  # written before formats were: `up` refuses it
     assert loaded.tenant is None
     assert loaded.url("cloud") == "https://127.0.0.1:8443"
     assert loaded.url("ndes") == "http://127.0.0.1:9002"
+
+
+def test_a_new_lab_json_has_the_current_format_and_intune_policy(tmp_path: Path) -> None:
+    made = load_or_create_state(tmp_path)
+    again = load_state(tmp_path)
+    assert again is not None
+    assert (made.format, again.format) == (LAB_FORMAT, LAB_FORMAT)
+    assert again.policy == "intune"
+    assert again.url("connector") == f"https://127.0.0.1:{again.ports.connector}"
