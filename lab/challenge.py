@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import ssl
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,8 +14,12 @@ from typing import Annotated, Any
 
 import httpx
 import typer
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
 from rich.console import Console
 from rich.table import Table
+
+from shared.pki import CsrSpec, KeySpec, San, build_csr, generate_key
 
 from .commands import DataOption
 from .home import LabState, load_state, tls_root_path
@@ -86,11 +91,44 @@ def fetch_challenge(data: Path, state: LabState, device: str, profile: str) -> d
         return result
 
 
+def write_request(folder: Path, found: dict[str, Any]) -> None:
+    """A new key of the profile's size and the CSR the profile asks for, carrying the challenge:
+    `folder/key.pem` (mode 0600) and `folder/csr.pem`."""
+    key = generate_key(KeySpec.rsa(int(found["keySize"])))
+    spec = CsrSpec(
+        subject=x509.Name.from_rfc4514_string(found["subject"]),
+        sans=tuple(San(san["type"], san["value"]) for san in found["subjectAlternativeNames"]),
+        ekus=tuple(found["extendedKeyUsages"]),
+        key_usage=frozenset(found["keyUsage"]),
+        challenge_password=found["challenge"],
+    )
+    csr = build_csr(key, spec)
+    folder.mkdir(parents=True, exist_ok=True)
+    pem = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.TraditionalOpenSSL,
+        serialization.NoEncryption(),
+    )
+    fd = os.open(folder / "key.pem", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as out:
+        out.write(pem)
+    (folder / "csr.pem").write_bytes(csr.public_bytes(serialization.Encoding.PEM))
+
+
 def challenge(
     data: DataOption,
     device: Annotated[str, typer.Option(help="Device name.")] = DEFAULT_DEVICE,
     profile: Annotated[str, typer.Option(help="SCEP profile display name.")] = DEFAULT_PROFILE,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    write: Annotated[
+        Path | None,
+        typer.Option(
+            help="Also write DIR/key.pem (PKCS#1) and DIR/csr.pem: the request the profile asks "
+            "for, with the challenge. micromdm's scepclient sends a csr.pem it finds beside its "
+            "key (it cannot write SANs, EKUs or key usage itself).",
+            metavar="DIR",
+        ),
+    ] = None,
 ) -> None:
     """A fresh challenge for DEVICE and PROFILE, and what the SCEP request must contain."""
     state = load_state(data)
@@ -102,6 +140,9 @@ def challenge(
     except (LabCallFailed, httpx.HTTPError) as exc:
         typer.echo(f"scep-lab challenge: {exc}", err=True)
         raise typer.Exit(1) from exc
+    if write is not None:
+        write_request(write, found)
+        typer.echo(f"wrote {write / 'key.pem'} and {write / 'csr.pem'}", err=True)
     if as_json:
         typer.echo(json.dumps(found, indent=2))
         return

@@ -8,6 +8,7 @@ The tests share one chain and run in file order: the last one deletes the connec
 from __future__ import annotations
 
 import asyncio
+import json
 import sqlite3
 from collections.abc import Iterator
 from dataclasses import replace
@@ -17,11 +18,13 @@ from typing import Any
 import httpx
 import pytest
 from cryptography import x509
+from cryptography.hazmat.primitives import serialization
 
 from lab import driver
 from shared import scep
 from shared.pki import LabCert, PrivateKey, build_csr
 from tests.support.clients import have_scepclient, openssl_verify, run_scepclient
+from tests.support.labproc import scep_lab
 
 from .intune_support import (
     E_INVALIDARG,
@@ -88,10 +91,13 @@ def test_ndes_with_the_intune_module_hands_out_no_password(chain: Chain) -> None
 
 @pytest.mark.skipif(not have_scepclient(), reason="scepclient not installed")
 def test_scepclient_enrols_with_a_challenge_from_the_cloud(chain: Chain, tmp_path: Path) -> None:
-    found = chain.challenge()
-    key = device_key(found["keySize"])
+    """As the README shows it: `scep-lab challenge --write DIR` leaves the key and the request
+    the profile asks for where scepclient looks for them; scepclient does the SCEP exchange."""
     workdir = tmp_path / "scepclient"
-    write_scepclient_request(workdir, key, build_csr(key, request_spec(found)))
+    written = scep_lab("challenge", "--data", chain.data, "--write", workdir, "--json")
+    assert written.returncode == 0, written.stderr
+    found = json.loads(written.stdout)
+    key = serialization.load_pem_private_key((workdir / "key.pem").read_bytes(), None)
 
     enrolled = run_scepclient(
         found["scepServerUrls"][0], workdir, cn=WINDOWS_DEVICE, challenge=None, allow_reuse=True
