@@ -8,8 +8,10 @@ The tests share one chain and run in file order: the last one deletes the connec
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import json
 import sqlite3
+import ssl
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -22,7 +24,15 @@ from cryptography.hazmat.primitives import serialization
 
 from lab import driver
 from shared import scep
-from shared.pki import LabCert, PrivateKey, build_csr
+from shared.pki import (
+    CertProfile,
+    LabCert,
+    PrivateKey,
+    build_csr,
+    issue_certificate,
+    new_serial,
+    private_key_pem,
+)
 from tests.support.clients import have_scepclient, openssl_verify, run_scepclient
 from tests.support.labproc import scep_lab
 
@@ -87,6 +97,46 @@ def assert_refused(exchange: driver.Exchange, hresult: int) -> None:
 def test_ndes_with_the_intune_module_hands_out_no_password(chain: Chain) -> None:
     bare = httpx.get(chain.state.scep_url, timeout=10)
     assert bare.status_code == 403
+
+
+def test_only_the_policy_module_may_call_the_connector(chain: Chain, tmp_path: Path) -> None:
+    """Over real TLS: no client certificate → 401; one that is not for client authentication
+    or does not chain to the enterprise root → no handshake; another client certificate of the
+    enterprise CA → 403; the policy module's → 200 (a verdict)."""
+    url = f"{chain.state.url('connector')}/policy/verifyRequest"
+    body = {"transactionId": "tx-probe", "certificateRequest": "AAAA", "template": "x"}
+    issuing, issuing_key = chain.pki.cert(LabCert.ISSUING_CA), chain.pki.key(LabCert.ISSUING_CA)
+    other_key = device_key()
+    other = issue_certificate(
+        subject=x509.Name.from_rfc4514_string("CN=ndes.lab.test,OU=Another service"),
+        public_key=other_key.public_key(),
+        issuer_cert=issuing,
+        issuer_key=issuing_key,
+        serial=new_serial(),
+        not_before=issuing.not_valid_before_utc,
+        profile=CertProfile(validity=dt.timedelta(days=365), ekus=("1.3.6.1.5.5.7.3.2",)),
+    )
+
+    def call(cert_pem: bytes | None, key: PrivateKey | None = None) -> int:
+        context = ssl.create_default_context(cafile=str(chain.pki.path(LabCert.ROOT_CA)))
+        if cert_pem is not None and key is not None:
+            (tmp_path / "cert.pem").write_bytes(cert_pem)
+            (tmp_path / "key.pem").write_bytes(private_key_pem(key))
+            context.load_cert_chain(str(tmp_path / "cert.pem"), str(tmp_path / "key.pem"))
+        return httpx.post(url, json=body, verify=context, timeout=10).status_code
+
+    def pem(*certs: x509.Certificate) -> bytes:
+        return b"".join(c.public_bytes(serialization.Encoding.PEM) for c in certs)
+
+    assert call(None) == 401
+    agent = LabCert.NDES_ENROLLMENT_AGENT  # Certificate Request Agent EKU only
+    with pytest.raises(httpx.TransportError):
+        call(chain.pki.chain_pem(agent, include_root=False), chain.pki.key(agent))
+    with pytest.raises(httpx.TransportError):  # no issuing CA sent: no path to the root
+        call(pem(other), other_key)
+    assert call(pem(other, issuing), other_key) == 403
+    module = LabCert.NDES_POLICY_MODULE
+    assert call(chain.pki.chain_pem(module, include_root=False), chain.pki.key(module)) == 200
 
 
 @pytest.mark.skipif(not have_scepclient(), reason="scepclient not installed")

@@ -147,6 +147,32 @@ async def test_a_cloud_outage_keeps_the_report_until_it_is_delivered_once(
     ]
 
 
+async def test_a_connector_whose_identity_expired_is_refused_and_says_no_at_once(
+    rig: Rig, app: FastAPI, lab: Lab, lab_pki: LabPki, clock: FixedClock
+) -> None:
+    """The cloud refuses an expired identity certificate (by its clock); the connector answers
+    NDES at once with a negative verdict (NDES then sends the device a FAILURE), not a hang."""
+    enrolment = await seed_enrolment(app, lab, lab_pki)
+    csr, _ = build_request(enrolment.challenge)
+    identity = x509.load_pem_x509_certificate(
+        rig.settings.effective_identity_cert_path.read_bytes()
+    )
+    clock.advance(identity.not_valid_after_utc - clock.now() + dt.timedelta(seconds=1))
+
+    answer = await asyncio.wait_for(
+        rig.local.post(VERIFY_PATH, json=_verify("tx-late", csr)), timeout=10
+    )
+
+    assert answer.status_code == 200, answer.text
+    verdict = answer.json()
+    assert (verdict["verified"], verdict["code"], verdict["hresult"]) == (
+        False,
+        "ServiceUnavailable",
+        0x800706BA,
+    )
+    assert "403" in verdict["description"]
+
+
 async def test_the_local_api_needs_an_allowed_policy_module_certificate(rig: Rig) -> None:
     body = _verify("tx-x", "AAAA")
     async with httpx.AsyncClient(
