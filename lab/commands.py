@@ -75,6 +75,8 @@ def up(
     lab = parties(data, state)
     if only is not None:
         wanted = {name.strip() for name in only.split(",") if name.strip()}
+        if "ndes" in wanted:
+            wanted.add("ndes-https")  # one NDES, two bindings
         unknown = wanted - {party.name for party in lab}
         if unknown or not wanted:
             known = ", ".join(party.name for party in lab)

@@ -38,6 +38,8 @@ class Ports:
     ca: int = 8090
     ndes: int = 8080
     connector: int = 8091
+    ndes_https: int = 8444
+    """NDES over HTTPS (the NDES host's certificate): Android devices refuse plain HTTP."""
 
 
 @dataclass
@@ -73,12 +75,18 @@ class LabState:
     tenant: TenantState | None = None
 
     def url(self, party: str) -> str:
-        scheme = "https" if party in ("cloud", "connector") else "http"
+        scheme = "https" if party in ("cloud", "connector", "ndes_https") else "http"
         return f"{scheme}://{self.host}:{getattr(self.ports, party)}"
 
     @property
     def scep_url(self) -> str:
         return f"{self.url('ndes')}/certsrv/mscep/mscep.dll"
+
+    @property
+    def scep_https_url(self) -> str:
+        """NDES over HTTPS, with a host name its certificate names (ndes.lab.test is not in
+        DNS; 127.0.0.1 is in its SANs)."""
+        return f"{self.url('ndes_https')}/certsrv/mscep/mscep.dll"
 
 
 def state_path(data: Path) -> Path:

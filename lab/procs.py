@@ -5,6 +5,7 @@ waits, and every process is stopped on the way out."""
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import shutil
 import signal
@@ -17,6 +18,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
+
+from .home import Policy, Ports
 
 
 def free_port() -> int:
@@ -74,15 +77,22 @@ def running(
             stop(proc)
 
 
+def use_free_ports(ports: Ports) -> None:
+    """A free loopback port for every party (tests, benchmarks)."""
+    for name in (f.name for f in dataclasses.fields(ports)):
+        setattr(ports, name, free_port())
+
+
 @contextlib.contextmanager
-def lab_process(data: Path, *, timeout: float = 90) -> Iterator[str]:
-    """`scep-lab up` on `data` with free ports; yields NDES's SCEP URL once everything is up."""
+def lab_process(data: Path, *, policy: Policy = "otp", timeout: float = 90) -> Iterator[str]:
+    """`scep-lab up --policy POLICY` on `data` with free ports; yields NDES's SCEP URL once
+    everything is up."""
     from .home import load_or_create_state, save_state
 
     state = load_or_create_state(data)
-    state.ports.ca, state.ports.ndes, state.ports.cloud = free_port(), free_port(), free_port()
+    use_free_ports(state.ports)
     save_state(data, state)
-    args = [sys.executable, "-m", "lab", "up", "--data", str(data)]
+    args = [sys.executable, "-m", "lab", "up", "--data", str(data), "--policy", policy]
     with running(args, log=data / "lab.log") as proc:
         try:
             wait_http(f"{state.url('ndes')}/health", timeout=timeout, proc=proc)

@@ -34,10 +34,16 @@ from connector.app import create_app as create_connector
 from connector.serve import uvicorn_config as connector_uvicorn_config
 from ndes_plugin.app import create_app as create_ndes
 from ndes_plugin.settings import NdesSettings
-from shared.pki import LabPki, build_lab_pki, default_lab_spec
+from shared.pki import LabCert, LabPki, build_lab_pki, default_lab_spec
+from shared.tls import server_context, uvicorn_tls_config
 
 from .home import LabState, TenantState, save_state
-from .intune_wiring import connector_settings, policy_module_settings, sign_in_on_start
+from .intune_wiring import (
+    chain_file,
+    connector_settings,
+    policy_module_settings,
+    sign_in_on_start,
+)
 from .seed import DemoTenant, seed_demo_tenant
 
 log = logging.getLogger(__name__)
@@ -121,6 +127,20 @@ def parties(data: Path, state: LabState) -> list[Party]:
         connector_config = connector_uvicorn_config(connector_app, connector, log_level="warning")
         connector_config.lifespan = "on"
         intune.append(Party("connector", state.url("connector"), connector_config))
+    ndes_app = create_ndes(ndes)
+    # IIS on the NDES host binds HTTP and HTTPS: one app, two servers; the HTTPS one starts
+    # second and runs no lifespan of its own (the HTTP server's made the app's state)
+    ndes_https = uvicorn_tls_config(
+        ndes_app,
+        host=state.host,
+        port=state.ports.ndes_https,
+        context=server_context(
+            chain_file(data, pki, LabCert.NDES_HOST_TLS), pki.key_path(LabCert.NDES_HOST_TLS)
+        ),
+        log_level="warning",
+    )
+    ndes_https.lifespan = "off"
+    ndes_https.h11_max_incomplete_event_size = ndes.max_request_head
     return [
         Party("cloud", state.url("cloud"), cloud_config),
         Party("ca", state.url("ca"), _plain_config(ca_app, state.host, state.ports.ca)),
@@ -130,13 +150,14 @@ def parties(data: Path, state: LabState) -> list[Party]:
             state.url("ndes"),
             # h11 with a larger request-head limit, so long GET PKIOperation URLs get in
             _plain_config(
-                create_ndes(ndes),
+                ndes_app,
                 state.host,
                 state.ports.ndes,
                 http="h11",
                 h11_max_incomplete_event_size=ndes.max_request_head,
             ),
         ),
+        Party("ndes-https", state.url("ndes_https"), ndes_https),
     ]
 
 
@@ -154,7 +175,11 @@ def seed_on_start(app: FastAPI, data: Path, state: LabState, pki: LabPki) -> Non
         async with inner(app) as value:
             context: CloudContext = app.state.cloud
             tenant = await seed_demo_tenant(
-                context.sessions, pki=pki, scep_url=state.scep_url, now=context.clock.now()
+                context.sessions,
+                pki=pki,
+                scep_url=state.scep_url,
+                scep_https_url=state.scep_https_url,
+                now=context.clock.now(),
             )
             remember_tenant(state, tenant)
             save_state(data, state)

@@ -135,22 +135,33 @@ _PROFILES: tuple[tuple[str, str, str, str, str, dict[str, object]], ...] = (
 
 
 async def seed_demo_tenant(
-    sessions: async_sessionmaker[AsyncSession], *, pki: LabPki, scep_url: str, now: dt.datetime
+    sessions: async_sessionmaker[AsyncSession],
+    *,
+    pki: LabPki,
+    scep_url: str,
+    now: dt.datetime,
+    scep_https_url: str | None = None,
 ) -> DemoTenant:
     """Make the demo tenant in one transaction, or find it (by its domain) and describe it.
-    `scep_url` is NDES's, written into the SCEP profiles; the trusted profiles carry the lab
-    PKI's root and issuing CA."""
+    `scep_url` is NDES's, written into the SCEP profiles (Android's get `scep_https_url` when
+    given: its devices refuse plain HTTP); the trusted profiles carry the lab PKI's root and
+    issuing CA."""
     async with sessions() as session, session.begin():
         found = await find_tenant(session, DEMO_DOMAIN)
         if found is not None:
             return await _describe(session, found)
-        made = await _create(session, pki, scep_url, now)
+        urls = {"android": scep_https_url or scep_url}
+        made = await _create(session, pki, scep_url, now, urls)
     log.info("seeded the demo tenant %s (%s)", made.tenant_id, DEMO_DOMAIN)
     return made
 
 
 async def _create(
-    session: AsyncSession, pki: LabPki, scep_url: str, now: dt.datetime
+    session: AsyncSession,
+    pki: LabPki,
+    scep_url: str,
+    now: dt.datetime,
+    urls_by_group: Mapping[str, str],
 ) -> DemoTenant:
     tenant = await create_tenant(session, display_name=DEMO_TENANT_NAME, default_domain=DEMO_DOMAIN)
     people = await directory(session, tenant.id)
@@ -183,7 +194,8 @@ async def _create(
             for cert in (LabCert.ROOT_CA, LabCert.ISSUING_CA)
         ]
         body = {"@odata.type": _GRAPH + scep_type, "displayName": scep_name, **_SCEP_COMMON}
-        body |= {**settings, "scepServerUrls": [scep_url], "rootCertificate": trusted[-1]}
+        url = urls_by_group.get(group_key, scep_url)
+        body |= {**settings, "scepServerUrls": [url], "rootCertificate": trusted[-1]}
         scep = await mgmt.create_configuration(session, tenant.id, body, actor=actor, now=now)
         for configuration_id in (*trusted, scep.id):
             await mgmt.assign_configuration(

@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 from lab.home import LabState, Policy, load_or_create_state, save_state
-from lab.procs import free_port
+from lab.procs import use_free_ports
 
 
 def scep_lab(*args: str | Path, timeout: float = 60) -> subprocess.CompletedProcess[str]:
@@ -26,8 +26,7 @@ def scep_lab(*args: str | Path, timeout: float = 60) -> subprocess.CompletedProc
 def new_lab(data: Path, policy: Policy = "intune") -> LabState:
     """A lab.json in `data` with a free loopback port for every party and NDES's policy."""
     state = load_or_create_state(data)
-    ports = state.ports
-    ports.ca, ports.ndes, ports.cloud, ports.connector = (free_port() for _ in range(4))
+    use_free_ports(state.ports)
     state.policy = policy
     save_state(data, state)
     return state
