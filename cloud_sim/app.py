@@ -14,7 +14,7 @@ from shared.pki import LabPki
 
 from . import identity_auth
 from .context import CloudContext
-from .routes import admin, connector, devices, identity, lab, validation
+from .routes import admin, connector, devices, groups, identity, lab, validation
 from .settings import CloudSettings
 from .store import create_tables
 
@@ -45,6 +45,8 @@ def create_app(settings: CloudSettings, *, pki: LabPki, clock: Clock | None = No
     identity_auth.install_error_handler(app)
     app.include_router(identity.router)
     app.include_router(admin.router)
+    for version in groups.VERSIONS:
+        app.include_router(groups.router, prefix=f"/{version}")
     app.include_router(validation.router)
     app.include_router(connector.router)
     app.include_router(devices.router)

@@ -56,6 +56,19 @@ class IssuedChallenge:
     ca_thumbprint: str
     expires_at: dt.datetime
 
+    def request_json(self) -> dict[str, object]:
+        """What the request must contain besides its subject, as the wire names it."""
+        return {
+            "subjectAlternativeNames": [{"type": t, "value": v} for t, v in self.sans],
+            "extendedKeyUsages": list(self.ekus),
+            "keyUsage": sorted(self.key_usage),
+            "keySize": self.key_size,
+            "hashAlgorithm": self.hash_algorithm,
+            "scepServerUrls": list(self.scep_urls),
+            "caThumbprint": self.ca_thumbprint,
+            "expiresAt": self.expires_at.isoformat(),
+        }
+
 
 def challenge_keys(context: CloudContext) -> ChallengeKeys:
     pki = context.pki

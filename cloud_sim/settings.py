@@ -34,6 +34,18 @@ class CloudSettings(BaseSettings):
         default=False, description="may a challenge be used again after a successful issuance"
     )
     connector_certificate_days: int = Field(default=365, gt=0)
+    device_retry_count: int = Field(
+        default=3,
+        ge=0,
+        description="retryCount of each SCEP profile at check-in: how many times a device polls "
+        "a pending request (Intune's Android payload: RetryCount 3)",
+    )
+    device_retry_delay_seconds: int = Field(
+        default=60,
+        ge=0,
+        description="retryDelaySeconds of each SCEP profile at check-in: the wait between polls "
+        "(Intune's Android payload: RetryDelay 1 minute); the lab and tests shorten it",
+    )
     lab_api: bool = Field(default=True, description="serve /lab/* (challenges on demand)")
 
     @property

@@ -8,6 +8,7 @@ import typer
 
 from . import __version__, challenge, commands, info
 from .bench import bench_app
+from .devices import devices_app
 
 app = typer.Typer(
     help="intune-scep-lab: a local emulator of the Microsoft Intune SCEP certificate flow.",
@@ -15,6 +16,7 @@ app = typer.Typer(
     add_completion=False,
 )
 app.add_typer(bench_app, name="bench")
+app.add_typer(devices_app, name="devices")
 app.command()(commands.up)
 app.command()(commands.status)
 app.command()(commands.otp)

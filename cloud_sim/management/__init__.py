@@ -34,6 +34,7 @@ from .devices import (
     NewDevice,
     create_device,
     delete_device,
+    devices_by_id,
     get_device,
     list_devices,
     record_sync,
@@ -60,9 +61,8 @@ from .records import (
 from .reports import (
     certificate_states_for_device,
     certificate_states_for_profile,
-    device_statuses_for_profile,
+    record_certificate_removal,
     record_certificate_state,
-    record_device_status,
 )
 from .revocations import (
     list_revocations,
@@ -72,12 +72,14 @@ from .revocations import (
     revoke_device_certificates,
     revoke_profile_certificates,
 )
+from .statuses import device_statuses_for_profile, record_device_status
 from .targeting import (
     GroupLookup,
     assign_configuration,
     is_targeted,
     list_assignments,
     profiles_for_device,
+    removed_profiles,
     revoke_untargeted_certificates,
 )
 
@@ -110,6 +112,7 @@ __all__ = [
     "delete_connector",
     "delete_device",
     "device_statuses_for_profile",
+    "devices_by_id",
     "find_connector",
     "get_audit_event",
     "get_configuration",
@@ -126,12 +129,14 @@ __all__ = [
     "profiles_for_device",
     "queue_revocation",
     "record_audit",
+    "record_certificate_removal",
     "record_certificate_state",
     "record_device_status",
     "record_heartbeat",
     "record_revocation_result",
     "record_sync",
     "register_connector",
+    "removed_profiles",
     "retire_device",
     "revoke_device_certificates",
     "revoke_profile_certificates",

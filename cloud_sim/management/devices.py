@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from collections.abc import Iterable
 
 from pydantic import Field, field_validator
 from sqlalchemy import ColumnElement, select
@@ -97,6 +98,21 @@ async def get_device(
     return device_from_row(
         await _row(session, tenant_id, device_id, include_deleted=include_deleted)
     )
+
+
+async def devices_by_id(
+    session: AsyncSession, tenant_id: str, device_ids: Iterable[str]
+) -> dict[str, ManagedDevice]:
+    """The tenant's devices among `device_ids` (not deleted), in one query, by id."""
+    wanted = list(dict.fromkeys(device_ids))
+    if not wanted:
+        return {}
+    query = select(ManagedDeviceRow).where(
+        ManagedDeviceRow.tenant_id == tenant_id,
+        ManagedDeviceRow.deleted_at.is_(None),
+        ManagedDeviceRow.id.in_(wanted),
+    )
+    return {row.id: device_from_row(row) for row in await session.scalars(query)}
 
 
 async def list_devices(

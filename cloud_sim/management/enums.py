@@ -225,6 +225,27 @@ class CertificateIssuanceState(StrEnum):
     REQUESTED = "requested"
 
 
+# a certificate state (with a serial number) in one of these says the device may hold the
+# certificate: issued to it, installed, renewed over, revoked since, or a deletion that failed
+HELD_STATES = frozenset(
+    {
+        CertificateIssuanceState.ISSUED,
+        CertificateIssuanceState.RESPONSE_PENDING,
+        CertificateIssuanceState.ENROLLMENT_SUCCEEDED,
+        CertificateIssuanceState.INSTALLED,
+        CertificateIssuanceState.RENEWAL_REQUESTED,
+        CertificateIssuanceState.RENEW_VERIFIED,
+        CertificateIssuanceState.REVOKED,
+        CertificateIssuanceState.DELETE_FAILED,
+    }
+)
+
+# what a device reports when it removes a certificate
+REMOVAL_STATES = frozenset(
+    {CertificateIssuanceState.DELETED, CertificateIssuanceState.DELETE_FAILED}
+)
+
+
 class CertificateRevokeStatus(StrEnum):
     """Graph's certificateRevokeStatus: `pending` = queued by Intune, `issued` = handed to a
     connector, then `revoked` or `failed` as the connector reports."""

@@ -1,7 +1,6 @@
-"""The reports: certificate states (Graph's managedDeviceCertificateStates, one row per device,
-SCEP profile and certificate) and per-device profile statuses (the console's Succeeded, Error,
-Conflict, Pending, Not applicable). Written by the validation, notification and device check-in
-code; read by the admin API.
+"""The certificate report: Graph's managedDeviceCertificateStates, one row per device, SCEP
+profile and certificate (per-device profile statuses are in `statuses`). Written by the
+validation, notification and device check-in code; read by the admin API.
 
 A state without a serial number is the device's attempt in progress; when a serial is reported
 the attempt becomes that certificate's row, so a renewal adds a row and the old certificate
@@ -17,24 +16,38 @@ import uuid
 from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ..store.management import CertificateStateRow, DeviceStatusRow, ManagedDeviceRow
+from ..store.management import CertificateStateRow
 from .configurations import get_configuration
-from .devices import device_from_row, get_device
+from .devices import get_device
 from .enums import (
     DEVICE_PLATFORM_TYPE,
+    HELD_STATES,
     LEAVING_STATES,
     CertificateIssuanceState,
     CertificateRevokeStatus,
-    ProfileStatus,
     RevocationReason,
 )
-from .errors import InvalidRequest
-from .records import CertificateState, ConfigurationId, DeviceId, DeviceStatus, ManagedDevice
+from .errors import InvalidRequest, NotFound
+from .records import CertificateState, ConfigurationId, DeviceId
 from .revocations import revoke_device_certificates
 
 
 def normalize_serial(serial: str) -> str:
     return "".join(serial.split()).replace(":", "").lower()
+
+
+State = CertificateIssuanceState
+_LATER_THAN_ISSUED = frozenset(
+    s.value
+    for s in (
+        State.INSTALLED,
+        State.INSTALL_FAILED,
+        State.REVOKED,
+        State.DELETED,
+        State.DELETE_FAILED,
+        State.REMOVED_FROM_COLLECTION,
+    )
+)
 
 
 async def record_certificate_state(
@@ -60,8 +73,10 @@ async def record_certificate_state(
     """Upsert the state of the device's certificate from a SCEP profile; fields left None keep
     their value. None for a profile type Intune keeps no report for (Android device owner).
     A certificate reported for a device already being retired, wiped or deleted is queued for
-    revocation at once. NotFound for a device or profile unknown in the tenant; InvalidRequest
-    for a profile that is not a SCEP profile."""
+    revocation at once. `issued` never replaces a later state of the same certificate
+    (installed, revoked, deleted...): reports from the connector and the device race. NotFound
+    for a device or profile unknown in the tenant; InvalidRequest for a profile that is not a
+    SCEP profile."""
     device = await get_device(session, tenant_id, device_id, include_deleted=True)
     profile = await get_configuration(session, tenant_id, configuration_id)
     if profile.scep is None:
@@ -85,7 +100,10 @@ async def record_certificate_state(
         )
         session.add(row)
     row.serial_number = serial
-    row.issuance_state = issuance_state.value
+    if not (issuance_state is State.ISSUED and row.issuance_state in _LATER_THAN_ISSUED):
+        # the connector's report of the issuance may arrive after the device reported the
+        # certificate installed (its outbox delivers when it can): it does not undo that
+        row.issuance_state = issuance_state.value
     row.changed_at = now
     for name, value in (
         ("thumbprint", thumbprint and thumbprint.upper()),
@@ -114,6 +132,58 @@ async def record_certificate_state(
     return _state(row)
 
 
+async def record_certificate_removal(
+    session: AsyncSession,
+    tenant_id: str,
+    *,
+    device_id: str,
+    configuration_id: str,
+    issuance_state: CertificateIssuanceState,
+    now: dt.datetime,
+    serial_number: str | None = None,
+    error_code: int | None = None,
+) -> list[CertificateState]:
+    """The device deleted (`issuance_state` deleted) or failed to delete (deleteFailed) its
+    certificate of a SCEP profile, deleted or not: the one with `serial_number`, or else every
+    one it may hold (`HELD_STATES`). With none on record, as `record_certificate_state`."""
+    device = await get_device(session, tenant_id, device_id, include_deleted=True)
+    query = select(CertificateStateRow).where(
+        CertificateStateRow.tenant_id == tenant_id,
+        CertificateStateRow.device_id == device.id,
+        CertificateStateRow.configuration_id == configuration_id,
+    )
+    if serial_number:
+        query = query.where(CertificateStateRow.serial_number == normalize_serial(serial_number))
+    else:
+        query = query.where(
+            CertificateStateRow.serial_number != "",
+            CertificateStateRow.issuance_state.in_([s.value for s in HELD_STATES]),
+        )
+    rows = list(await session.scalars(query))
+    if not rows:
+        try:
+            await get_configuration(session, tenant_id, configuration_id)
+        except NotFound:
+            return []
+        state = await record_certificate_state(
+            session,
+            tenant_id,
+            device_id=device.id,
+            configuration_id=configuration_id,
+            issuance_state=issuance_state,
+            now=now,
+            serial_number=serial_number,
+            error_code=error_code,
+        )
+        return [] if state is None else [state]
+    for row in rows:
+        row.issuance_state = issuance_state.value
+        row.changed_at = now
+        row.error_code = row.error_code if error_code is None else error_code
+    await session.flush()
+    return [_state(row) for row in rows]
+
+
 async def certificate_states_for_device(
     session: AsyncSession, tenant_id: str, device_id: str
 ) -> list[CertificateState]:
@@ -128,68 +198,6 @@ async def certificate_states_for_profile(
     profile = await get_configuration(session, tenant_id, configuration_id)
     query = _states(tenant_id).where(CertificateStateRow.configuration_id == profile.id)
     return [_state(row) for row in await session.scalars(query)]
-
-
-async def record_device_status(
-    session: AsyncSession,
-    tenant_id: str,
-    *,
-    device_id: str,
-    configuration_id: str,
-    status: ProfileStatus,
-    now: dt.datetime,
-) -> DeviceStatus:
-    """Upsert the device's status for the profile (what the device reported at check-in)."""
-    device = await get_device(session, tenant_id, device_id, include_deleted=True)
-    profile = await get_configuration(session, tenant_id, configuration_id)
-    query = select(DeviceStatusRow).where(
-        DeviceStatusRow.device_id == device.id, DeviceStatusRow.configuration_id == profile.id
-    )
-    row = (await session.scalars(query)).first()
-    if row is None:
-        row = DeviceStatusRow(
-            id=f"{profile.id}_{device.id}",
-            tenant_id=tenant_id,
-            device_id=device.id,
-            configuration_id=profile.id,
-        )
-        session.add(row)
-    row.status = status.value
-    row.reported_at = now
-    await session.flush()
-    return _status(row, device)
-
-
-async def device_statuses_for_profile(
-    session: AsyncSession, tenant_id: str, configuration_id: str
-) -> list[DeviceStatus]:
-    """The profile's per-device statuses (devices deleted since are left out)."""
-    profile = await get_configuration(session, tenant_id, configuration_id)
-    query = (
-        select(DeviceStatusRow, ManagedDeviceRow)
-        .join(ManagedDeviceRow, ManagedDeviceRow.id == DeviceStatusRow.device_id)
-        .where(
-            DeviceStatusRow.tenant_id == tenant_id,
-            DeviceStatusRow.configuration_id == profile.id,
-            ManagedDeviceRow.deleted_at.is_(None),
-        )
-        .order_by(ManagedDeviceRow.device_name, DeviceStatusRow.id)
-    )
-    return [_status(row, device_from_row(device)) for row, device in await session.execute(query)]
-
-
-def _status(row: DeviceStatusRow, device: ManagedDevice) -> DeviceStatus:
-    return DeviceStatus(
-        id=row.id,
-        tenant_id=row.tenant_id,
-        device_id=DeviceId(row.device_id),
-        configuration_id=ConfigurationId(row.configuration_id),
-        status=ProfileStatus(row.status),
-        device_display_name=device.device_name,
-        user_principal_name=device.user_principal_name,
-        platform=device.platform,
-        reported_at=row.reported_at,
-    )
 
 
 def _states(tenant_id: str) -> Select[CertificateStateRow]:

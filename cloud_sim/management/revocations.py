@@ -253,7 +253,8 @@ async def _set_revoke_status(
         return
     state.revoke_status = status.value
     state.changed_at = now
-    if status is Revoke.REVOKED:
+    if status is Revoke.REVOKED and state.issuance_state != CertificateIssuanceState.DELETED:
+        # a certificate the device has deleted stays `deleted`: the revoke status tells the rest
         state.issuance_state = CertificateIssuanceState.REVOKED.value
 
 

@@ -26,7 +26,13 @@ from ..store.management import (
 from .audit import record_audit
 from .configurations import configuration_from_row, get_configuration
 from .devices import get_device
-from .enums import LEAVING_STATES, AssignmentTargetType, ConfigurationKind, RevocationReason
+from .enums import (
+    HELD_STATES,
+    LEAVING_STATES,
+    AssignmentTargetType,
+    ConfigurationKind,
+    RevocationReason,
+)
 from .errors import NotFound
 from .records import (
     Actor,
@@ -204,6 +210,26 @@ async def revoke_untargeted_certificates(
         now=now,
         configuration_ids=sorted(gone),
     )
+
+
+async def removed_profiles(
+    session: AsyncSession, tenant_id: str, device_id: str, targeted_ids: Iterable[str]
+) -> list[str]:
+    """For the device check-in: the SCEP profiles (deleted ones included) of which the device
+    may still hold a certificate — a state with a serial number in `HELD_STATES` — although
+    none of `targeted_ids` (what reaches it now) is theirs. The device should delete those
+    certificates and report `deleted`."""
+    query = (
+        select(CertificateStateRow.configuration_id)
+        .where(
+            CertificateStateRow.tenant_id == tenant_id,
+            CertificateStateRow.device_id == device_id,
+            CertificateStateRow.serial_number != "",
+            CertificateStateRow.issuance_state.in_([s.value for s in HELD_STATES]),
+        )
+        .distinct()
+    )
+    return sorted(set(await session.scalars(query)) - set(targeted_ids))
 
 
 async def _holders(session: AsyncSession, tenant_id: str, configuration_id: str) -> list[str]:

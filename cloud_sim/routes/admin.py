@@ -38,7 +38,7 @@ from ..management.graph import (
     graph_entity,
 )
 from ..management.profiles import describe_errors
-from ..store.identity import group_ids_for
+from ..membership import device_groups, with_primary_user
 
 Json = dict[str, object]
 JsonBody = Annotated[dict[str, Any], Body()]
@@ -115,10 +115,7 @@ async def get_group_lookup(session: Session) -> GroupLookup:
     (the identity area's membership)."""
 
     async def lookup(device: ManagedDevice) -> frozenset[str]:
-        found = await group_ids_for(
-            session, device.tenant_id, user_id=device.user_id, device_id=device.id
-        )
-        return frozenset(found)
+        return await device_groups(session, device)
 
     return lookup
 
@@ -136,6 +133,9 @@ DEVICES, CONFIGURATIONS = "managedDevices", "deviceConfigurations"
 
 @router.post(f"/{DEVICES}", status_code=201)
 async def create_managed_device(body: NewDevice, call: Write) -> Json:
+    """A device for the lab (`platform`: windows, ios, macos or android), answered with its
+    `id`; its primary user by `userId` or `userPrincipalName`, see `with_primary_user`."""
+    body = await with_primary_user(call.session, call.tenant_id, body)
     device = await mgmt.create_device(
         call.session, call.tenant_id, body, actor=call.actor, now=call.now
     )

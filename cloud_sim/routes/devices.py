@@ -2,7 +2,9 @@
 user, or an administrator for a device the lab created, with a CSR) gives the device `CN=<Intune
 device id>` from the Microsoft Intune MDM Device CA; check-in and state reports then come over
 mutual TLS with it. Check-in answers what applies to the device: trusted certificates, and each
-SCEP profile with what its request must contain and a fresh challenge."""
+SCEP profile with what its request must contain and a fresh challenge; its management state
+(retire and wipe reach the device so); and the profiles whose certificates it must delete
+(`cloud_sim.checkin` describes the answer)."""
 
 from __future__ import annotations
 
@@ -16,23 +18,20 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from shared.pki import LabCert
 
-from ..challenges import issue_challenge
+from ..checkin import check_in
 from ..client_identity import Holder, issue_identity, presented_identity
 from ..deps import Context, Session
-from ..domain.errors import ProfileError
 from ..domain.identity import Resource
 from ..identity_auth import WRITE_ROLES, verify_token
 from ..management import (
+    ManagementError,
     NotFound,
     get_device,
-    profiles_for_device,
+    record_certificate_removal,
     record_certificate_state,
     record_device_status,
-    record_sync,
-    revoke_untargeted_certificates,
 )
-from ..management.enums import CertificateIssuanceState, ProfileStatus
-from ..store.identity import group_ids_for
+from ..management.enums import REMOVAL_STATES, CertificateIssuanceState, ProfileStatus
 
 router = APIRouter(prefix="/devices", tags=["Managed devices (MDM)"])
 
@@ -105,93 +104,53 @@ Device = Annotated[DeviceCaller, Depends(require_device)]
 
 @router.post("/checkin")
 async def checkin(caller: Device, session: Session, context: Context) -> dict[str, object]:
-    now = context.clock.now()
-    device = await record_sync(session, caller.tenant_id, caller.device_id, now)
-    groups = await group_ids_for(
-        session, caller.tenant_id, user_id=device.user_id, device_id=device.id
-    )
-    await revoke_untargeted_certificates(session, caller.tenant_id, device.id, groups, now=now)
-    trusted: list[dict[str, object]] = []
-    scep: list[dict[str, object]] = []
-    for profile in await profiles_for_device(session, caller.tenant_id, device.id, groups):
-        if profile.trusted_root is not None:
-            trusted.append(
-                {
-                    "profileId": profile.id,
-                    "displayName": profile.display_name,
-                    "certificate": profile.trusted_root.trusted_root_certificate,
-                    "thumbprint": profile.trusted_root.thumbprint,
-                }
-            )
-            continue
-        try:
-            issued = await issue_challenge(
-                session, context, caller.tenant_id, device.id, profile.id
-            )
-        except ProfileError as exc:
-            await record_certificate_state(
-                session,
-                caller.tenant_id,
-                device_id=device.id,
-                configuration_id=profile.id,
-                issuance_state=CertificateIssuanceState.CHALLENGE_ISSUE_FAILED,
-                now=now,
-            )
-            await record_device_status(
-                session,
-                caller.tenant_id,
-                device_id=device.id,
-                configuration_id=profile.id,
-                status=ProfileStatus.ERROR,
-                now=now,
-            )
-            scep.append(
-                {"profileId": profile.id, "displayName": profile.display_name, "error": str(exc)}
-            )
-            continue
-        settings = profile.scep
-        assert settings is not None
-        scep.append(
-            {
-                "profileId": profile.id,
-                "displayName": profile.display_name,
-                "challenge": issued.challenge,
-                "subjectName": issued.subject,
-                "subjectAlternativeNames": [{"type": t, "value": v} for t, v in issued.sans],
-                "extendedKeyUsages": list(issued.ekus),
-                "keyUsage": sorted(issued.key_usage),
-                "keySize": issued.key_size,
-                "hashAlgorithm": issued.hash_algorithm,
-                "scepServerUrls": list(issued.scep_urls),
-                "caThumbprint": issued.ca_thumbprint,
-                "renewalThresholdPercentage": settings.renewal_threshold_percentage,
-                "validityPeriod": f"{settings.certificate_validity_period_value} "
-                f"{settings.certificate_validity_period_scale.value}",
-                "expiresAt": issued.expires_at.isoformat(),
-            }
-        )
-    return {"deviceId": device.id, "trustedCertificates": trusted, "scepProfiles": scep}
+    """What applies to the device now and what it must remove (`cloud_sim.checkin`)."""
+    try:
+        return await check_in(session, context, caller.tenant_id, caller.device_id)
+    except NotFound as exc:
+        if exc.kind != "managedDevice":
+            raise
+        raise HTTPException(403, "this device was deleted") from exc  # since it connected
 
 
 @router.post("/status", status_code=204)
 async def report_state(
     body: StateReport, caller: Device, session: Session, context: Context
 ) -> None:
-    """A state change of one SCEP profile on the device (installed, failed with an HRESULT...)."""
+    """A state change of one SCEP profile on the device (installed, failed with an HRESULT...).
+    `deleted` / `deleteFailed` name the certificate by `serialNumber`, or without it every
+    certificate of the profile the device held (the profile may have been deleted since: see
+    `removedProfiles` at check-in). 404 for a profile unknown in the tenant, 400 for one that
+    is not a SCEP profile."""
     now = context.clock.now()
-    await record_certificate_state(
-        session,
-        caller.tenant_id,
-        device_id=caller.device_id,
-        configuration_id=body.profile_id,
-        issuance_state=body.state,
-        now=now,
-        serial_number=body.serial_number,
-        thumbprint=body.thumbprint,
-        expiration=body.expiration,
-        key_length=body.key_length,
-        error_code=body.h_result,
-    )
+    try:
+        if body.state in REMOVAL_STATES:
+            await record_certificate_removal(
+                session,
+                caller.tenant_id,
+                device_id=caller.device_id,
+                configuration_id=body.profile_id,
+                issuance_state=body.state,
+                now=now,
+                serial_number=body.serial_number,
+                error_code=body.h_result,
+            )
+            return
+        await record_certificate_state(
+            session,
+            caller.tenant_id,
+            device_id=caller.device_id,
+            configuration_id=body.profile_id,
+            issuance_state=body.state,
+            now=now,
+            serial_number=body.serial_number,
+            thumbprint=body.thumbprint,
+            expiration=body.expiration,
+            key_length=body.key_length,
+            error_code=body.h_result,
+        )
+    except ManagementError as exc:
+        raise HTTPException(exc.status, str(exc)) from exc
     if body.state in (
         CertificateIssuanceState.INSTALLED,
         CertificateIssuanceState.INSTALL_FAILED,

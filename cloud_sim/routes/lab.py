@@ -44,14 +44,7 @@ async def challenge(
         "deviceId": issued.device_id,
         "profileId": issued.profile_id,
         "subject": issued.subject,
-        "subjectAlternativeNames": [{"type": t, "value": v} for t, v in issued.sans],
-        "extendedKeyUsages": list(issued.ekus),
-        "keyUsage": sorted(issued.key_usage),
-        "keySize": issued.key_size,
-        "hashAlgorithm": issued.hash_algorithm,
-        "scepServerUrls": list(issued.scep_urls),
-        "caThumbprint": issued.ca_thumbprint,
-        "expiresAt": issued.expires_at.isoformat(),
+        **issued.request_json(),
     }
 
 

@@ -145,6 +145,11 @@ class Directory:
         row = await self._get(UserRow, user_id)
         return None if row is None else _user(row)
 
+    async def find_user(self, upn: str) -> domain.User | None:
+        """The user with this user principal name (any case), if any."""
+        row = await self._first(UserRow, UserRow.upn_key == upn.lower())
+        return None if row is None else _user(row)
+
     async def list_users(self) -> list[domain.User]:
         return [_user(row) for row in await self._all(UserRow, UserRow.upn_key)]
 

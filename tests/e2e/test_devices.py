@@ -20,6 +20,7 @@ from lab.challenge import find_id
 from lab.home import tls_root_path
 from shared.clock import OffsetClock
 from shared.pki import LabCert
+from tests.support.labproc import scep_lab
 
 from .intune_support import Chain, start_chain, wait_for
 
@@ -63,9 +64,13 @@ async def admin_http(chain: Chain) -> AsyncIterator[tuple[httpx.AsyncClient, str
 
 
 def make_device(
-    chain: Chain, platform: Platform, folder: Path, clock: OffsetClock | None = None
+    chain: Chain,
+    platform: Platform,
+    folder: Path,
+    clock: OffsetClock | None = None,
+    name: str | None = None,
 ) -> tuple[ManagedDevice, RecordingTransport]:
-    name = SEEDED[platform]
+    name = name or SEEDED[platform]
     with chain.admin() as client:
         device_id = find_id(client, name, "device")
     recorder = RecordingTransport(
@@ -169,3 +174,94 @@ async def test_renewal_at_the_threshold_after_moving_the_clock(
         ),
     )
     assert state["certificateThumbprint"]
+
+
+FLEET = {Platform.WINDOWS: 120, Platform.IOS: 40, Platform.ANDROID: 40}
+
+
+def test_a_fleet_of_200_enrols_with_every_certificate_issued_installed_and_reported_once(
+    chain: Chain,
+) -> None:
+    names: list[str] = []
+    for platform, count in FLEET.items():
+        prefix = f"E2E-{platform.value.upper()}"
+        added = scep_lab(
+            "devices", "add", "--data", chain.data, "--platform", platform.value,
+            "--count", str(count), "--prefix", prefix, timeout=300,
+        )  # fmt: skip
+        assert added.returncode == 0, added.stdout + added.stderr
+        names += [f"{prefix}-{n:04d}" for n in range(1, count + 1)]
+    issued_before = chain.ca_request_count()
+
+    enrolled = scep_lab(
+        "devices", "enroll", "--data", chain.data, "--key-pool", "--concurrency", "24", *names,
+        timeout=900,
+    )  # fmt: skip
+
+    assert enrolled.returncode == 0, enrolled.stdout[-3000:] + enrolled.stderr[-3000:]
+    assert f"{len(names)} of {len(names)}" in enrolled.stdout
+    assert chain.ca_request_count() - issued_before == len(names)  # one certificate each
+    with chain.admin() as client:
+        profiles = client.get("/beta/deviceManagement/deviceConfigurations").json()["value"]
+        rows = [
+            row
+            for profile in profiles
+            if "SCEP" in profile["@odata.type"] or "Scep" in profile["@odata.type"]
+            for row in client.get(
+                f"/beta/deviceManagement/deviceConfigurations/{profile['id']}"
+                "/managedDeviceCertificateStates"
+            ).json()["value"]
+            if row["deviceDisplayName"] in set(names)
+        ]
+    by_device: dict[str, list[dict[str, object]]] = {}
+    for row in rows:
+        by_device.setdefault(str(row["deviceDisplayName"]), []).append(row)
+    assert sorted(by_device) == sorted(names)
+    assert all(len(found) == 1 for found in by_device.values())  # reported once
+    assert {row["certificateIssuanceState"] for row in rows} == {"installed"}
+    serials = [row["certificateSerialNumber"] for row in rows]
+    assert len(set(serials)) == len(names) and all(serials)
+
+
+async def test_a_retired_or_untargeted_device_deletes_its_certificates(
+    chain: Chain, admin_http: tuple[httpx.AsyncClient, str], tmp_path: Path
+) -> None:
+    http, token = admin_http
+    added = scep_lab(
+        "devices", "add", "--data", chain.data, "--count", "2", "--prefix", "LEAVING"
+    )  # fmt: skip
+    assert added.returncode == 0, added.stdout + added.stderr
+    retired, _ = make_device(chain, Platform.WINDOWS, tmp_path / "a", name="LEAVING-0001")
+    moved, _ = make_device(chain, Platform.WINDOWS, tmp_path / "b", name="LEAVING-0002")
+    for device in (retired, moved):
+        await device.enroll(http, token)
+        [outcome] = await device.check_in()
+        assert outcome.state == "installed", outcome
+    [old] = retired.installed.values()
+    with chain.admin() as client:
+        base = "/beta/deviceManagement/managedDevices"
+        assert client.post(f"{base}/{retired.device_id}/retire").status_code == 204
+        group = client.get(
+            "/v1.0/groups", params={"$filter": "displayName eq 'Lab Windows devices'"}
+        ).json()["value"][0]["id"]
+        removed = client.delete(f"/v1.0/groups/{group}/members/{moved.device_id}/$ref")
+        assert removed.status_code == 204, removed.text
+
+    try:
+        gone = await retired.check_in()
+        untargeted = await moved.check_in()
+    finally:
+        await retired.aclose()
+        await moved.aclose()
+
+    assert [o.state for o in gone] == ["deleted"] and not retired.installed
+    assert not retired.trusted and retired.management_state == "retirePending"
+    assert [o.state for o in untargeted] == ["deleted"] and not moved.installed
+    wait_for("the CRL", lambda: old.certificate.serial_number in chain.crl_serials())
+    wait_for(
+        "the cloud's revoke status",
+        lambda: (
+            (s := reported(chain, "LEAVING-0001", old.serial))
+            and s["certificateRevokeStatus"] == "revoked"
+        ),
+    )

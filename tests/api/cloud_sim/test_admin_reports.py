@@ -344,3 +344,32 @@ async def test_a_retryable_result_or_a_lapsed_download_puts_the_request_back(
     # both were downloaded at NOW and never answered: offered again once the lease lapsed
     assert [r.serial_number for r in after_lease] == ["00", "01"]
     assert statuses == ["issued", "issued"]
+
+
+async def test_a_late_issued_report_does_not_undo_installed(
+    app: FastAPI, client: httpx.AsyncClient, lab_pki: LabPki
+) -> None:
+    """The device reports its certificate installed before the connector's outbox delivers the
+    issuance: the state stays installed, and the issuance's details are filled in."""
+    device = await new_device(client)
+    _, scep = await new_scep_profile(client, lab_pki)
+    async with db(app) as session:
+        for state, issuer in (
+            (CertificateIssuanceState.INSTALLED, None),
+            (CertificateIssuanceState.ISSUED, "CN=Lab Issuing CA"),
+        ):
+            await record_certificate_state(
+                session,
+                TENANT,
+                device_id=device,
+                configuration_id=scep,
+                serial_number="5a5a",
+                issuance_state=state,
+                issuer=issuer,
+                now=NOW,
+            )
+    [row] = (
+        await client.get(f"{BASE}/managedDevices/{device}/managedDeviceCertificateStates")
+    ).json()["value"]
+    assert row["certificateIssuanceState"] == "installed"
+    assert row["certificateIssuer"] == "CN=Lab Issuing CA"
