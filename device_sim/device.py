@@ -10,7 +10,9 @@ files are written to the device's folder because TLS needs files.
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import contextlib
 import datetime as dt
 import logging
 import os
@@ -130,6 +132,21 @@ class ManagedDevice:
             self._cloud = None
 
     # -- check-in ---------------------------------------------------------------------------
+
+    async def run(self, stop: asyncio.Event, interval: float) -> int:
+        """Check in at once, then every `interval` seconds until `stop` is set (a check-in on
+        demand is `check_in()`); a check-in that fails is logged and the schedule goes on.
+        Returns how many check-ins were made."""
+        done = 0
+        while not stop.is_set():
+            try:
+                await self.check_in()
+            except (CloudRefused, httpx.HTTPError, OSError) as exc:
+                log.warning("%s: check-in failed: %s", self.name, exc)
+            done += 1
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=interval)
+        return done
 
     async def check_in(self) -> list[Outcome]:
         """One check-in: what the cloud says applies, done. Returns each SCEP profile's outcome."""

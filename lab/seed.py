@@ -3,7 +3,7 @@ an Intune administrator would have set up before the first device enrols (DESIGN
 
 Contoso Lab (contoso-lab.onmicrosoft.com): an Intune Administrator and a Read Only Operator who
 can sign in; two hybrid users (mail, sAMAccountName, SID); a Windows laptop (alice), an iPhone
-(bob) and an Android phone (alice); per platform, trusted-certificate profiles for the
+(bob), a Mac (bob) and an Android phone (alice); per platform, trusted-certificate profiles for the
 enterprise root and issuing CA and a SCEP profile naming the issuing CA's, each assigned to the
 platform's group; and the app registration a third-party CA (or NDES's connector) uses to call
 the validation API. Object ids are derived from the tenant id, so the seed reads like a real
@@ -97,6 +97,8 @@ _DEVICES: tuple[tuple[str, str, dict[str, str]], ...] = (
      "serialNumber": "F2LZK8XQN72Q", "imei": "356749112098761"}),
     ("android", "alice", {"deviceName": "LAB-PIXEL-01", "platform": "android", "osVersion": "14",
      "serialNumber": "39011FDJH004GZ", "imei": "353918056432814"}),
+    ("mac", "bob", {"deviceName": "LAB-MAC-01", "platform": "macos", "osVersion": "14.5",
+     "serialNumber": "C02ZK1YJMD6T"}),
 )  # fmt: skip
 _SCEP_COMMON = {
     "extendedKeyUsages": [_CLIENT_AUTH],
@@ -124,6 +126,12 @@ _PROFILES: tuple[tuple[str, str, str, str, str, dict[str, object]], ...] = (
           {"sanType": "emailAddress", "name": "{{EmailAddress}}"}],
       # signature only: NDES's MSCEP SignatureTemplate, the user template
       "keyUsage": "digitalSignature"}),
+    ("ios", "macOS", "macOS", "macOSScepCertificateProfile", "Lab user certificate (macOS)",
+     {"certificateType": "user", "subjectNameFormat": "custom",
+      "subjectNameFormatString": "CN={{UserName}}",
+      "customSubjectAlternativeNames": [
+          {"sanType": "userPrincipalName", "name": "{{UserPrincipalName}}"}],
+      "keyUsage": "keyEncipherment,digitalSignature"}),
     ("android", "Android", "androidWorkProfile", "androidWorkProfileScepCertificateProfile",
      "Lab user certificate (Android work profile)",
      {"certificateType": "user", "subjectNameFormat": "custom",

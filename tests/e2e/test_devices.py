@@ -5,8 +5,11 @@ the threshold after moving the device's clock; removal when retired."""
 from __future__ import annotations
 
 import datetime as dt
+import os
 import re
 import ssl
+import subprocess
+import sys
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -29,6 +32,7 @@ pytestmark = pytest.mark.e2e
 SEEDED = {
     Platform.WINDOWS: "LAB-LAPTOP-01",
     Platform.IOS: "LAB-IPHONE-01",
+    Platform.MACOS: "LAB-MAC-01",
     Platform.ANDROID: "LAB-PIXEL-01",
 }
 
@@ -131,8 +135,9 @@ async def test_each_persona_enrols_and_reports_installed(
         assert all(u.path.endswith("/mscep.dll/pkiclient.exe") for _, u in operations)
         assert operations[0][1].params["message"] == "default"
         assert method == "GET" and "+" in raw_query  # base64 as it is, '+' unescaped
-    elif platform is Platform.IOS:
-        assert operations[0][1].params["message"] == "Lab user certificate (iOS)"
+    elif platform in (Platform.IOS, Platform.MACOS):
+        label = "iOS" if platform is Platform.IOS else "macOS"
+        assert operations[0][1].params["message"] == f"Lab user certificate ({label})"
         assert method == "GET" and "%2B" in raw_query and "%3D" not in raw_query
     else:
         assert all(u.scheme == "https" for _, u in operations)
@@ -174,6 +179,38 @@ async def test_renewal_at_the_threshold_after_moving_the_clock(
         ),
     )
     assert state["certificateThumbprint"]
+
+
+def test_python_m_device_sim_runs_devices_against_the_cloud(chain: Chain, tmp_path: Path) -> None:
+    """The devices alone, as a container would run them: settings from DEVICE_* only."""
+    tenant = chain.state.tenant
+    assert tenant is not None and tenant.admin_password is not None
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DEVICE_")} | {
+        "DEVICE_CLOUD_URL": chain.state.url("cloud"),
+        "DEVICE_CLOUD_CA_PATH": str(tls_root_path(chain.data)),
+        "DEVICE_DATA_DIR": str(tmp_path / "devices"),
+        "DEVICE_TENANT": tenant.domain,
+        "DEVICE_UPN": tenant.admin_upn,
+        "DEVICE_PASSWORD": tenant.admin_password,
+        "DEVICE_RETRY_DELAY_SECONDS": "1",
+    }
+    run = subprocess.run(
+        [sys.executable, "-m", "device_sim", SEEDED[Platform.WINDOWS], SEEDED[Platform.IOS]],
+        env=env, capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "2/2 installed" in run.stdout
+    unknown = subprocess.run(
+        [sys.executable, "-m", "device_sim", "NO-SUCH-DEVICE"],
+        env=env, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert unknown.returncode == 1 and "NO-SUCH-DEVICE" in unknown.stderr
+    no_settings = subprocess.run(
+        [sys.executable, "-m", "device_sim", "--all"],
+        env={k: v for k, v in env.items() if k != "DEVICE_TENANT"},
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert no_settings.returncode == 2 and "DEVICE_" in no_settings.stderr
 
 
 FLEET = {Platform.WINDOWS: 120, Platform.IOS: 40, Platform.ANDROID: 40}

@@ -24,7 +24,7 @@ pytestmark = pytest.mark.e2e
 
 INTUNE_SCOPE = "https://api.manage.microsoft.com//.default"
 GRAPH_SCOPE = "https://graph.microsoft.com/.default"
-SEEDED_DEVICES = {"LAB-LAPTOP-01", "LAB-IPHONE-01", "LAB-PIXEL-01"}
+SEEDED_DEVICES = {"LAB-LAPTOP-01", "LAB-IPHONE-01", "LAB-MAC-01", "LAB-PIXEL-01"}
 START_TIMEOUT = 120.0
 
 

@@ -4,6 +4,7 @@ as the real platform does — each refusal reported to the cloud with its state 
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import datetime as dt
 import json
@@ -180,3 +181,25 @@ def test_android_transaction_ids_are_40_hex_sha1_of_the_key() -> None:
         serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
     )
     assert der  # the ID is a function of this
+
+
+async def test_a_device_checks_in_on_a_schedule_until_stopped(tmp_path: Path) -> None:
+    recorder = Recorder(_profile(), caps="SHA-256\nAES\n")
+    calls: list[str] = []
+    original = recorder.cloud
+
+    def counting(request: httpx.Request) -> httpx.Response:
+        calls.append(request.url.path)
+        return original(request)
+
+    recorder.cloud = counting  # type: ignore[method-assign]
+    device = _device(Platform.WINDOWS, recorder, tmp_path)
+    stop = asyncio.Event()
+    runner = asyncio.create_task(device.run(stop, interval=0.05))
+    for _ in range(200):
+        if calls.count("/devices/checkin") >= 3:
+            break
+        await asyncio.sleep(0.01)
+    stop.set()
+    made = await asyncio.wait_for(runner, timeout=5)
+    assert made >= 3 and calls.count("/devices/checkin") == made

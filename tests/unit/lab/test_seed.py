@@ -63,8 +63,13 @@ async def test_the_seed_holds_the_demo_objects(sessions: Sessions, lab_pki: LabP
         "Lab iOS users",
         "Lab Android users",
     }
-    assert {d.name for d in tenant.devices} == {"LAB-LAPTOP-01", "LAB-IPHONE-01", "LAB-PIXEL-01"}
-    assert len(tenant.profiles) == 9  # per platform: root, issuing CA, SCEP
+    assert {d.name for d in tenant.devices} == {
+        "LAB-LAPTOP-01",
+        "LAB-IPHONE-01",
+        "LAB-MAC-01",
+        "LAB-PIXEL-01",
+    }
+    assert len(tenant.profiles) == 12  # per platform: root, issuing CA, SCEP
     async with sessions() as session:
         people = await directory(session, tenant.tenant_id)
         alice = await people.get_user(next(u.id for u in tenant.users if "alice" in u.name))
@@ -130,4 +135,4 @@ async def test_seeding_again_changes_nothing(sessions: Sessions, lab_pki: LabPki
         events = await mgmt.list_audit_events(session, first.tenant_id)
         scep = [p for p in await mgmt.list_configurations(session, first.tenant_id) if p.scep]
     assert all(p.scep is not None and p.scep.scep_server_urls == (SCEP_URL,) for p in scep)
-    assert len(events) == 3 + 9 + 9  # devices created, profiles created, profiles assigned
+    assert len(events) == 4 + 12 + 12  # devices created, profiles created, profiles assigned
