@@ -1,5 +1,7 @@
 """Many devices at once: each enrols with the cloud (MDM), checks in and runs its SCEP profiles,
-`concurrency` at a time; the report counts what each ended with."""
+`concurrency` at a time; the report counts what each ended with. A device whose profile failed
+checks in again (up to `retries` more times), as a real device retries at its next sync — with
+a new challenge from that check-in."""
 
 from __future__ import annotations
 
@@ -30,6 +32,7 @@ class DeviceResult:
     error: str | None = None
     """The device could not enrol or check in at all."""
     seconds: float = 0.0
+    check_ins: int = 1
 
     @property
     def installed(self) -> bool:
@@ -69,6 +72,11 @@ class FleetReport:
         return why
 
     @property
+    def retried(self) -> int:
+        """Devices that needed more than one check-in."""
+        return sum(1 for r in self.results if r.check_ins > 1)
+
+    @property
     def rate(self) -> float:
         return len(self.results) / self.elapsed if self.elapsed > 0 else 0.0
 
@@ -84,6 +92,7 @@ async def run_fleet(
     enroll_http: httpx.AsyncClient,
     token: str,
     concurrency: int = 16,
+    retries: int = 1,
     on_done: Callable[[DeviceResult], None] | None = None,
 ) -> FleetReport:
     """Enrol and check in every device; `on_done` after each (a progress bar)."""
@@ -98,8 +107,15 @@ async def run_fleet(
             device = make_device(record)
             try:
                 await device.enroll(enroll_http, token)
-                outcomes = tuple(await device.check_in())
-                result = DeviceResult(record, outcomes, seconds=time.perf_counter() - started)
+                check_ins = 0
+                while True:
+                    outcomes = tuple(await device.check_in())
+                    check_ins += 1
+                    if all(o.ok for o in outcomes) or check_ins > retries:
+                        break
+                result = DeviceResult(
+                    record, outcomes, seconds=time.perf_counter() - started, check_ins=check_ins
+                )
             except (CloudRefused, httpx.HTTPError, OSError) as exc:
                 result = DeviceResult(
                     record, (), f"{type(exc).__name__}: {exc}"[:200], time.perf_counter() - started

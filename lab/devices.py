@@ -188,6 +188,8 @@ def summary(report: FleetReport) -> Table:
     table.add_row("installed", f"{report.installed} of {len(report.results)}")
     table.add_row("time", f"{report.elapsed:.1f} s")
     table.add_row("rate", f"{report.rate:.1f} devices/s")
+    if report.retried:
+        table.add_row("checked in again", f"{report.retried} (a profile failed the first time)")
     durations = sorted(r.seconds for r in report.results)
     if durations:
         table.add_row("per device (median)", f"{durations[len(durations) // 2]:.2f} s")

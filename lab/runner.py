@@ -104,6 +104,9 @@ def ndes_settings(data: Path, state: LabState, pki: LabPki) -> NdesSettings:
         general_purpose_template="IntuneDeviceCert",
         encryption_template="IntuneDeviceCert",
         signature_template="IntuneUserCert",
+        # above the cloud's and the connector's own waits (SQLite's busy timeout is 30 s): a
+        # slow verdict under load is still a verdict, not a timeout
+        intune_timeout_seconds=45.0,
         **intune,
     )
 

@@ -231,7 +231,7 @@ def test_a_fleet_of_200_enrols_with_every_certificate_issued_installed_and_repor
     issued_before = chain.ca_request_count()
 
     enrolled = scep_lab(
-        "devices", "enroll", "--data", chain.data, "--key-pool", "--concurrency", "24", *names,
+        "devices", "enroll", "--data", chain.data, "--key-pool", "--concurrency", "16", *names,
         timeout=900,
     )  # fmt: skip
 
