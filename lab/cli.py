@@ -8,6 +8,7 @@ import typer
 
 from . import __version__, challenge, commands, info
 from .bench import bench_app
+from .control import clock_app, fault_app, reset
 from .devices import devices_app
 
 app = typer.Typer(
@@ -17,6 +18,9 @@ app = typer.Typer(
 )
 app.add_typer(bench_app, name="bench")
 app.add_typer(devices_app, name="devices")
+app.add_typer(clock_app, name="clock")
+app.add_typer(fault_app, name="fault")
+app.command()(reset)
 app.command()(commands.up)
 app.command()(commands.status)
 app.command()(commands.otp)

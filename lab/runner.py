@@ -34,6 +34,7 @@ from connector.app import create_app as create_connector
 from connector.serve import uvicorn_config as connector_uvicorn_config
 from ndes_plugin.app import create_app as create_ndes
 from ndes_plugin.settings import NdesSettings
+from shared.clock import OffsetClock
 from shared.pki import LabCert, LabPki, build_lab_pki, default_lab_spec
 from shared.tls import server_context, uvicorn_tls_config
 
@@ -111,26 +112,29 @@ def ndes_settings(data: Path, state: LabState, pki: LabPki) -> NdesSettings:
     )
 
 
-def parties(data: Path, state: LabState) -> list[Party]:
+def parties(data: Path, state: LabState, clock: OffsetClock | None = None) -> list[Party]:
     """In start order: a party's dependencies come first. The connector (with policy intune
     only) signs in to the cloud on its first start, and NDES's policy module calls it."""
     pki = build_pki(data, state)
+    # one virtual clock for every party of this process: `scep-lab clock advance` moves it
+    # through the cloud's lab API (/lab/clock)
+    clock = clock or OffsetClock()
     cloud = cloud_settings(data, state)
-    cloud_app = create_cloud(cloud, pki=pki)
+    cloud_app = create_cloud(cloud, pki=pki, clock=clock)
     seed_on_start(cloud_app, data, state, pki)
     cloud_config = cloud_uvicorn_config(cloud_app, cloud, pki)
     cloud_config.lifespan = "on"  # a failed start-up (or seed) stops the lab
-    ca_app = create_ca(ca_settings(data, state))
+    ca_app = create_ca(ca_settings(data, state), clock=clock)
     ndes = ndes_settings(data, state, pki)
     intune: list[Party] = []
     if state.policy == "intune":
         connector = connector_settings(data, state, pki)
-        connector_app = create_connector(connector)
+        connector_app = create_connector(connector, clock=clock)
         sign_in_on_start(connector_app, connector, state)
         connector_config = connector_uvicorn_config(connector_app, connector, log_level="warning")
         connector_config.lifespan = "on"
         intune.append(Party("connector", state.url("connector"), connector_config))
-    ndes_app = create_ndes(ndes)
+    ndes_app = create_ndes(ndes, clock=clock)
     # IIS on the NDES host binds HTTP and HTTPS: one app, two servers; the HTTPS one starts
     # second and runs no lifespan of its own (the HTTP server's made the app's state)
     ndes_https = uvicorn_tls_config(

@@ -4,11 +4,16 @@ faults to arm (`/lab/faults`, see `faults`). Each needs an Intune administrator'
 
 from __future__ import annotations
 
+import datetime as dt
+
 from fastapi import APIRouter, HTTPException
 from pydantic import BaseModel, ConfigDict, Field
 
+from shared.clock import OffsetClock
+
 from ..auth import AdminCaller
 from ..challenges import NotScepProfile, issue_challenge
+from ..context import CloudContext
 from ..deps import Context, Session
 from ..domain.errors import ProfileError
 from ..faults import FaultPoint
@@ -83,3 +88,36 @@ async def arm_fault(
 async def clear_faults(_: AdminCaller, context: Context) -> None:
     _lab_api(context)
     context.faults.clear()
+
+
+class ClockMove(BaseModel):
+    model_config = ConfigDict(populate_by_name=True, frozen=True)
+
+    advance_seconds: float = Field(alias="advanceSeconds", gt=0, le=20 * 365 * 86400)
+
+
+def _clock_json(context: CloudContext) -> dict[str, object]:
+    offset = getattr(context.clock, "offset", None)
+    return {
+        "now": context.clock.now().isoformat(),
+        "offsetSeconds": offset.total_seconds() if offset is not None else None,
+        "movable": isinstance(context.clock, OffsetClock),
+    }
+
+
+@router.get("/clock")
+async def read_clock(_: AdminCaller, context: Context) -> dict[str, object]:
+    """The cloud's clock (in `scep-lab up`, every party's)."""
+    _lab_api(context)
+    return _clock_json(context)
+
+
+@router.post("/clock")
+async def advance_clock(body: ClockMove, _: AdminCaller, context: Context) -> dict[str, object]:
+    """Move the virtual clock forward (it never goes back); 409 when this cloud runs on the
+    system clock."""
+    _lab_api(context)
+    if not isinstance(context.clock, OffsetClock):
+        raise HTTPException(409, "this cloud runs on the system clock: it cannot be moved")
+    context.clock.advance(dt.timedelta(seconds=body.advance_seconds))
+    return _clock_json(context)

@@ -378,3 +378,19 @@ async def test_a_validated_request_holds_its_challenge_until_it_fails(
     )
     assert failed.json()["code"] == "Success"
     assert await code("tx-c", third) == "Success"
+
+
+async def test_the_lab_clock_reads_and_refuses_to_move_a_clock_that_is_not_virtual(
+    client: httpx.AsyncClient, lab: Lab
+) -> None:
+    admin = {
+        "Authorization": f"Bearer {await user_token(client, lab.intune_admin, scope=INTUNE_SCOPE)}"
+    }
+    shown = await client.get("/lab/clock", headers=admin)
+    assert shown.status_code == 200 and shown.json()["movable"] is False
+    moved = await client.post("/lab/clock", headers=admin, json={"advanceSeconds": 3660})
+    assert moved.status_code == 409
+    assert (
+        await client.post("/lab/clock", headers=admin, json={"advanceSeconds": -1})
+    ).status_code == 422
+    assert (await client.get("/lab/clock")).status_code == 401
