@@ -4,12 +4,13 @@ admin API, and run the chosen ones as a fleet. Used by `python -m device_sim` an
 
 from __future__ import annotations
 
+import datetime as dt
 import ssl
 from collections.abc import Callable
 
 import httpx
 
-from shared.clock import SystemClock
+from shared.clock import Clock, OffsetClock, SystemClock
 
 from .cloud import CloudRefused, mtls_factory, sign_in
 from .device import DeviceConfig, ManagedDevice
@@ -62,6 +63,7 @@ async def run(
             chosen = [r for r in chosen if r.platform is platform]
         if missing:
             raise CloudRefused(f"no managed device named {', '.join(sorted(missing))}", 404)
+        clock = await lab_clock(http, token)
         if settings.key_pool:
             pool = KeyPool()
             await pool.fill(2048, 2 * len(chosen))
@@ -74,7 +76,7 @@ async def run(
                 record.name,
                 record.platform,
                 settings.data_dir / record.device_id,
-                SystemClock(),
+                clock,
                 factory,
                 keys=keys,
                 config=DeviceConfig(retry_delay_seconds=settings.retry_delay_seconds),
@@ -86,3 +88,16 @@ async def run(
             chosen, make_device=make, enroll_http=http, token=token,
             concurrency=settings.concurrency, on_done=on_done,
         )  # fmt: skip
+
+
+async def lab_clock(http: httpx.AsyncClient, token: str) -> Clock:
+    """The lab's virtual clock when the cloud has one (`/lab/clock`), so that devices see the
+    time the other parties see; the system clock otherwise."""
+    try:
+        answer = await http.get("/lab/clock", headers={"Authorization": f"Bearer {token}"})
+    except httpx.HTTPError:
+        return SystemClock()
+    offset = answer.json().get("offsetSeconds") if answer.status_code == 200 else None
+    if not offset:
+        return SystemClock()
+    return OffsetClock(dt.timedelta(seconds=float(offset)))

@@ -10,6 +10,7 @@ from . import __version__, challenge, commands, info
 from .bench import bench_app
 from .control import clock_app, fault_app, reset
 from .devices import devices_app
+from .scenario_cli import scenario_app
 
 app = typer.Typer(
     help="intune-scep-lab: a local emulator of the Microsoft Intune SCEP certificate flow.",
@@ -20,6 +21,7 @@ app.add_typer(bench_app, name="bench")
 app.add_typer(devices_app, name="devices")
 app.add_typer(clock_app, name="clock")
 app.add_typer(fault_app, name="fault")
+app.add_typer(scenario_app, name="scenario")
 app.command()(reset)
 app.command()(commands.up)
 app.command()(commands.status)
