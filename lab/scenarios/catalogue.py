@@ -3,6 +3,7 @@ processes the scenario would own — connector-restart — or platform set-ups s
 
 from __future__ import annotations
 
+import datetime as dt
 import tempfile
 from pathlib import Path
 
@@ -11,6 +12,7 @@ from cryptography.hazmat.primitives import hashes
 
 from device_sim.persona import Platform
 from shared import scep
+from shared.clock import OffsetClock
 
 from .base import (
     E_INVALIDARG,
@@ -153,23 +155,7 @@ def outage_during_notify(lab: Lab) -> str:
 
 @scenario("retire-and-revoke", "retire a device: revoked at the CA, in the CRL, removed")
 def retire_and_revoke(lab: Lab) -> str:
-    with lab.admin() as client:
-        made = client.post(
-            "/beta/deviceManagement/managedDevices",
-            json={"deviceName": f"RETIRE-{id(lab) % 10_000:04d}", "platform": "windows",
-                  "userPrincipalName": "alice@contoso-lab.onmicrosoft.com",
-                  "fullyQualifiedDomainName": "retire.contoso-lab.local"},
-        )  # fmt: skip
-        expect(made.status_code == 201, f"could not create a device: {made.text[:200]}")
-        device_id, name = made.json()["id"], made.json()["deviceName"]
-        group = client.get(
-            "/v1.0/groups", params={"$filter": "displayName eq 'Lab Windows devices'"}
-        ).json()["value"][0]["id"]
-        client.post(
-            f"/v1.0/groups/{group}/members/$ref",
-            json={"@odata.id": f"https://graph.microsoft.com/v1.0/directoryObjects/{device_id}"},
-        )
-    lab.say(f"a new Windows device {name} joins the Windows group")
+    device_id, name, _ = _new_windows_device(lab, "RETIRE")
     device = lab.device(name, Platform.WINDOWS, _folder())
     [outcome] = lab.run_device(device)
     expect(outcome.state == "installed", f"the device ended {outcome.state}")
@@ -188,3 +174,68 @@ def retire_and_revoke(lab: Lab) -> str:
         ),
     )
     return f"serial {installed.serial}: revoked at the CA, in the CRL, revoked in the cloud"
+
+
+def _new_windows_device(lab: Lab, prefix: str) -> tuple[str, str, str]:
+    """A new Windows device in the Windows group: (device id, name, group id)."""
+    with lab.admin() as client:
+        taken = {
+            d["deviceName"]
+            for d in client.get("/beta/deviceManagement/managedDevices").json()["value"]
+        }
+        name = next(
+            f"{prefix}-{n:04d}" for n in range(1, 10_000) if f"{prefix}-{n:04d}" not in taken
+        )
+        made = client.post(
+            "/beta/deviceManagement/managedDevices",
+            json={"deviceName": name, "platform": "windows",
+                  "userPrincipalName": "alice@contoso-lab.onmicrosoft.com",
+                  "fullyQualifiedDomainName": f"{name}.contoso-lab.local"},
+        )  # fmt: skip
+        expect(made.status_code == 201, f"could not create a device: {made.text[:200]}")
+        device_id = made.json()["id"]
+        group = client.get(
+            "/v1.0/groups", params={"$filter": "displayName eq 'Lab Windows devices'"}
+        ).json()["value"][0]["id"]
+        client.post(
+            f"/v1.0/groups/{group}/members/$ref",
+            json={"@odata.id": f"https://graph.microsoft.com/v1.0/directoryObjects/{device_id}"},
+        )
+    lab.say(f"a new Windows device {name} joins the Windows group")
+    return device_id, name, group
+
+
+@scenario("profile-unassigned", "the profile stops applying between check-in and request: refused")
+def profile_unassigned(lab: Lab) -> str:
+    device_id, name, group = _new_windows_device(lab, "UNASSIGNED")
+    found = lab.challenge(name, WINDOWS[1])
+    with lab.admin() as client:
+        removed = client.delete(f"/v1.0/groups/{group}/members/{device_id}/$ref")
+    expect(removed.status_code == 204, f"could not leave the group: HTTP {removed.status_code}")
+    lab.say(f"{name} leaves the Windows group: the profile no longer targets it")
+    before = lab.ca_count()
+    lab.refused(lab.enrol(found, subject=f"CN={name}"), E_INVALIDARG)
+    expect(lab.ca_count() == before, "the CA received a request")
+    states = {r["certificateIssuanceState"] for r in lab.report(name)}
+    expect("challengeValidationFailed" in states, "the report shows no failed validation")
+    return "refused (ScepProfileNoLongerTargetedToTheClient at the cloud), nothing issued"
+
+
+@scenario("renewal", "at the renewal threshold the device renews: a new key and certificate")
+def renewal(lab: Lab) -> str:
+    _, name, _ = _new_windows_device(lab, "RENEW")
+    device = lab.device(name, Platform.WINDOWS, _folder())
+    [first] = lab.run_device(device)
+    expect(first.state == "installed", f"the device ended {first.state}")
+    [old] = device.installed.values()
+    left = old.certificate.not_valid_after_utc - device.clock.now()
+    assert isinstance(device.clock, OffsetClock)
+    device.clock.advance(left - dt.timedelta(days=30))
+    lab.say("the device's clock reaches 30 days before expiry (the profile renews at 20 %)")
+    [second] = lab.run_device(device, enrol=False)
+    expect(second.state == "renewed", f"the device ended {second.state}: {second.detail}")
+    [new] = device.installed.values()
+    expect(new.serial != old.serial, "the same certificate")
+    expect(new.key.private.public_key() != old.key.private.public_key(), "the same key")
+    lab.wait("the renewal's report", lambda: lab.row_for(name, new.serial))
+    return f"serial {old.serial} renewed as {new.serial} with a new key, reported"
