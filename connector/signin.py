@@ -9,13 +9,11 @@ import ssl
 
 import httpx
 
+from shared.api.entra import password_grant, token_path
 from shared.pki import KeySpec, generate_key
 
 from .cloud import Identity, enroll
 from .settings import ConnectorSettings
-
-PUBLIC_CLIENT_ID = "d1ddf0e4-d672-4dae-b554-9d5bdfd93547"  # Microsoft Intune PowerShell
-INTUNE_SCOPE = "https://api.manage.microsoft.com//.default"
 
 
 class SignInFailed(Exception):
@@ -27,16 +25,7 @@ async def admin_token(settings: ConnectorSettings, upn: str, password: str) -> s
     tenant = upn.rpartition("@")[2]
     verify = ssl.create_default_context(cafile=str(settings.cloud_ca_path))
     async with httpx.AsyncClient(base_url=settings.cloud_url, verify=verify, timeout=30) as client:
-        response = await client.post(
-            f"/{tenant}/oauth2/v2.0/token",
-            data={
-                "grant_type": "password",
-                "client_id": PUBLIC_CLIENT_ID,
-                "scope": INTUNE_SCOPE,
-                "username": upn,
-                "password": password,
-            },
-        )
+        response = await client.post(token_path(tenant), data=password_grant(upn, password))
     if response.status_code != 200:
         try:
             reason = str(response.json().get("error_description", response.text))

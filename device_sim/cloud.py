@@ -13,10 +13,8 @@ import httpx
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
+from shared.api.entra import INTUNE_SCOPE, password_grant, token_path
 from shared.pki import CsrSpec, PrivateKey, build_csr
-
-PUBLIC_CLIENT_ID = "d1ddf0e4-d672-4dae-b554-9d5bdfd93547"  # Microsoft Intune PowerShell
-INTUNE_SCOPE = "https://api.manage.microsoft.com//.default"
 
 HttpFactory = Callable[[Path, Path], httpx.AsyncClient]
 """Builds the mutual-TLS client of the cloud from the identity's certificate and key files."""
@@ -43,16 +41,7 @@ async def sign_in(
     http: httpx.AsyncClient, tenant: str, upn: str, password: str, scope: str = INTUNE_SCOPE
 ) -> str:
     """A bearer token by the password grant (the lab's users and administrators)."""
-    response = await http.post(
-        f"/{tenant}/oauth2/v2.0/token",
-        data={
-            "grant_type": "password",
-            "client_id": PUBLIC_CLIENT_ID,
-            "scope": scope,
-            "username": upn,
-            "password": password,
-        },
-    )
+    response = await http.post(token_path(tenant), data=password_grant(upn, password, scope))
     if response.status_code != 200:
         raise CloudRefused(f"sign-in refused: {response.text[:200]}", response.status_code)
     token: str = response.json()["access_token"]

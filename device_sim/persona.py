@@ -18,7 +18,7 @@ iOS/macOS and Android devices (ndes-scep.md §4; intune-api.md §4). The SCEP cl
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 
 
@@ -115,20 +115,7 @@ IOS = Persona(
     renews_only_in_window=True,
     refuses_sha1_chain=True,
 )
-MACOS = Persona(
-    platform=Platform.MACOS,
-    url_suffix="",
-    cacert_message="{ca}",
-    pki_operation="get",
-    get_escaping=GetEscaping.HALF,
-    transaction_ids=TransactionIds.RANDOM_HEX,
-    renewal=RenewalStyle.FRESH_CHALLENGE,
-    challenge_encoding="utf8",
-    requires_sha2_caps=True,
-    refuses_single_des=True,
-    renews_only_in_window=True,
-    refuses_sha1_chain=True,
-)
+MACOS = replace(IOS, platform=Platform.MACOS)  # the same SCEP client as iOS
 ANDROID = Persona(
     platform=Platform.ANDROID,
     url_suffix="",

@@ -60,12 +60,7 @@ class CaInfo:
 
     @property
     def recipient(self) -> x509.Certificate:
-        """NDES's CEP Encryption certificate (key encipherment, not a CA), else the first."""
-        for cert in self.certificates:
-            usage = _key_usage(cert)
-            if usage is not None and usage.key_encipherment and not usage.key_cert_sign:
-                return cert
-        return self.certificates[0]
+        return scep.encryption_recipient(self.certificates)
 
     @property
     def ca_certificates(self) -> tuple[x509.Certificate, ...]:
@@ -77,13 +72,6 @@ class Algorithms:
     cipher: scep.ContentCipher
     digest: scep.Digest
     method: str  # "get" | "post"
-
-
-def _key_usage(cert: x509.Certificate) -> x509.KeyUsage | None:
-    try:
-        return cert.extensions.get_extension_for_class(x509.KeyUsage).value
-    except x509.ExtensionNotFound:
-        return None
 
 
 def _is_ca(cert: x509.Certificate) -> bool:

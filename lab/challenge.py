@@ -19,11 +19,11 @@ from cryptography.hazmat.primitives import serialization
 from rich.console import Console
 from rich.table import Table
 
-from shared.pki import CsrSpec, KeySpec, San, build_csr, generate_key
+from shared.api.entra import password_grant, token_path
+from shared.pki import CsrSpec, KeySpec, PrivateKey, San, build_csr, generate_key
 
 from .commands import DataOption
 from .home import LabState, load_state, tls_root_path
-from .info import INTUNE_SCOPE, PUBLIC_CLIENT_ID
 
 DEFAULT_DEVICE = "LAB-LAPTOP-01"
 DEFAULT_PROFILE = "Lab device certificate (Windows)"
@@ -56,14 +56,8 @@ def admin_session(data: Path, state: LabState) -> Iterator[httpx.Client]:
     verify = ssl.create_default_context(cafile=str(tls_root_path(data)))
     with httpx.Client(base_url=state.url("cloud"), verify=verify, timeout=30) as client:
         token = client.post(
-            f"/{tenant.tenant_id}/oauth2/v2.0/token",
-            data={
-                "grant_type": "password",
-                "client_id": PUBLIC_CLIENT_ID,
-                "scope": INTUNE_SCOPE,
-                "username": tenant.admin_upn,
-                "password": tenant.admin_password,
-            },
+            token_path(tenant.tenant_id),
+            data=password_grant(tenant.admin_upn, tenant.admin_password),
         )
         if token.status_code != 200:
             raise LabCallFailed(f"sign-in failed: {token.text[:300]}")
@@ -91,18 +85,29 @@ def fetch_challenge(data: Path, state: LabState, device: str, profile: str) -> d
         return result
 
 
-def write_request(folder: Path, found: dict[str, Any]) -> None:
-    """A new key of the profile's size and the CSR the profile asks for, carrying the challenge:
-    `folder/key.pem` (mode 0600) and `folder/csr.pem`."""
-    key = generate_key(KeySpec.rsa(int(found["keySize"])))
-    spec = CsrSpec(
-        subject=x509.Name.from_rfc4514_string(found["subject"]),
+def request_spec(
+    found: dict[str, Any],
+    *,
+    subject: str | None = None,
+    ekus: tuple[str, ...] | None = None,
+    challenge: str | None = None,
+) -> CsrSpec:
+    """The request a challenge answer (`fetch_challenge`) describes, with the changes given
+    (an attack's another subject, more EKUs, an altered challenge)."""
+    return CsrSpec(
+        subject=x509.Name.from_rfc4514_string(subject or found["subject"]),
         sans=tuple(San(san["type"], san["value"]) for san in found["subjectAlternativeNames"]),
-        ekus=tuple(found["extendedKeyUsages"]),
+        ekus=ekus if ekus is not None else tuple(found["extendedKeyUsages"]),
         key_usage=frozenset(found["keyUsage"]),
-        challenge_password=found["challenge"],
+        challenge_password=challenge if challenge is not None else found["challenge"],
     )
-    csr = build_csr(key, spec)
+
+
+def write_scepclient_files(
+    folder: Path, key: PrivateKey, csr: x509.CertificateSigningRequest
+) -> None:
+    """`folder/key.pem` (PKCS#1, mode 0600) and `folder/csr.pem`: micromdm's scepclient sends a
+    csr.pem it finds beside its key, so the request is ours and the exchange its own."""
     folder.mkdir(parents=True, exist_ok=True)
     pem = key.private_bytes(
         serialization.Encoding.PEM,
@@ -113,6 +118,13 @@ def write_request(folder: Path, found: dict[str, Any]) -> None:
     with os.fdopen(fd, "wb") as out:
         out.write(pem)
     (folder / "csr.pem").write_bytes(csr.public_bytes(serialization.Encoding.PEM))
+
+
+def write_request(folder: Path, found: dict[str, Any]) -> None:
+    """A new key of the profile's size and the CSR the profile asks for, carrying the challenge,
+    written for scepclient."""
+    key = generate_key(KeySpec.rsa(int(found["keySize"])))
+    write_scepclient_files(folder, key, build_csr(key, request_spec(found)))
 
 
 def challenge(

@@ -38,7 +38,8 @@ devices_app = typer.Typer(
 console = Console()
 
 # where each platform's profiles reach a new device: a device group, or its user's groups
-_GROUP = {Platform.WINDOWS: "Lab Windows devices"}
+WINDOWS_GROUP = "Lab Windows devices"
+_GROUP = {Platform.WINDOWS: WINDOWS_GROUP}
 _USER = {Platform.WINDOWS: "alice", Platform.IOS: "bob", Platform.MACOS: "bob",
          Platform.ANDROID: "alice"}  # fmt: skip
 _PREFIX = {Platform.WINDOWS: "FLEET-WIN", Platform.IOS: "FLEET-IPHONE",

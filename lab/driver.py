@@ -28,16 +28,7 @@ class CaInfo:
 
     @property
     def recipient(self) -> x509.Certificate:
-        """The certificate to encrypt to: the one for key encipherment (NDES's CEP Encryption),
-        else the first (a CA that is its own RA)."""
-        for cert in self.certificates:
-            try:
-                usage = cert.extensions.get_extension_for_class(x509.KeyUsage).value
-            except x509.ExtensionNotFound:
-                continue
-            if usage.key_encipherment and not usage.key_cert_sign:
-                return cert
-        return self.certificates[0]
+        return scep.encryption_recipient(self.certificates)
 
     @property
     def cipher(self) -> scep.ContentCipher:

@@ -14,13 +14,10 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from shared.api.entra import GRAPH_SCOPE, INTUNE_SCOPE, PUBLIC_CLIENT_ID
+
 from .commands import DataOption
 from .home import LabState, load_state, tls_root_path
-
-INTUNE_SCOPE = "https://api.manage.microsoft.com//.default"  # as the IRA library sends it
-GRAPH_SCOPE = "https://graph.microsoft.com/.default"
-PUBLIC_CLIENT_ID = "d1ddf0e4-d672-4dae-b554-9d5bdfd93547"  # Microsoft Intune PowerShell
-"""A public client for the password grant (any GUID does; this one is what admins' tools use)."""
 
 # Intune's own names (the cloud's discovery lists the same URLs: tests/e2e/test_lab_cloud.py)
 INTUNE_APP_ID = "0000000a-0000-0000-c000-000000000000"

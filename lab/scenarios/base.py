@@ -21,10 +21,10 @@ from device_sim.device import DeviceConfig, ManagedDevice, Outcome
 from device_sim.persona import Platform
 from shared import scep
 from shared.clock import OffsetClock
-from shared.pki import CsrSpec, KeySpec, San, generate_key
+from shared.pki import KeySpec, generate_key
 
 from .. import driver
-from ..challenge import admin_session, fetch_challenge, find_id
+from ..challenge import admin_session, fetch_challenge, find_id, request_spec
 from ..home import LabState, tls_root_path
 
 T = TypeVar("T")
@@ -69,13 +69,7 @@ class Lab:
         challenge: str | None = None,
     ) -> driver.Exchange:
         """A PKCSReq for what `found` describes, with the changes given."""
-        spec = CsrSpec(
-            subject=x509.Name.from_rfc4514_string(subject or found["subject"]),
-            sans=tuple(San(s["type"], s["value"]) for s in found["subjectAlternativeNames"]),
-            ekus=ekus if ekus is not None else tuple(found["extendedKeyUsages"]),
-            key_usage=frozenset(found["keyUsage"]),
-            challenge_password=challenge if challenge is not None else found["challenge"],
-        )
+        spec = request_spec(found, subject=subject, ekus=ekus, challenge=challenge)
         key = generate_key(KeySpec.rsa(bits or int(found["keySize"])))
 
         async def run() -> driver.Exchange:

@@ -14,6 +14,8 @@ from device_sim.persona import Platform
 from shared import scep
 from shared.clock import OffsetClock
 
+from ..challenge import find_id
+from ..devices import WINDOWS_GROUP, add_devices
 from .base import (
     E_INVALIDARG,
     IOS,
@@ -177,30 +179,15 @@ def retire_and_revoke(lab: Lab) -> str:
 
 
 def _new_windows_device(lab: Lab, prefix: str) -> tuple[str, str, str]:
-    """A new Windows device in the Windows group: (device id, name, group id)."""
+    """A new Windows device in the Windows group (as `scep-lab devices add` makes it):
+    (device id, name, group id)."""
+    group_name = WINDOWS_GROUP
     with lab.admin() as client:
-        taken = {
-            d["deviceName"]
-            for d in client.get("/beta/deviceManagement/managedDevices").json()["value"]
-        }
-        name = next(
-            f"{prefix}-{n:04d}" for n in range(1, 10_000) if f"{prefix}-{n:04d}" not in taken
-        )
-        made = client.post(
-            "/beta/deviceManagement/managedDevices",
-            json={"deviceName": name, "platform": "windows",
-                  "userPrincipalName": "alice@contoso-lab.onmicrosoft.com",
-                  "fullyQualifiedDomainName": f"{name}.contoso-lab.local"},
-        )  # fmt: skip
-        expect(made.status_code == 201, f"could not create a device: {made.text[:200]}")
-        device_id = made.json()["id"]
+        [name] = add_devices(client, Platform.WINDOWS, 1, group_name, prefix)
+        device_id = find_id(client, name, "device")
         group = client.get(
-            "/v1.0/groups", params={"$filter": "displayName eq 'Lab Windows devices'"}
+            "/v1.0/groups", params={"$filter": f"displayName eq '{group_name}'"}
         ).json()["value"][0]["id"]
-        client.post(
-            f"/v1.0/groups/{group}/members/$ref",
-            json={"@odata.id": f"https://graph.microsoft.com/v1.0/directoryObjects/{device_id}"},
-        )
     lab.say(f"a new Windows device {name} joins the Windows group")
     return device_id, name, group
 

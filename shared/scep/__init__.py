@@ -23,6 +23,7 @@ from .certs import (
     build_caps,
     build_certs_only,
     build_next_ca_cert,
+    encryption_recipient,
     parse_caps,
     parse_certs_only,
 )
@@ -91,6 +92,7 @@ __all__ = [
     "build_request",
     "build_success",
     "decode_message_data",
+    "encryption_recipient",
     "new_nonce",
     "open_request",
     "parse_caps",

@@ -73,3 +73,17 @@ def parse_caps(text: str) -> frozenset[Capability]:
     """Keywords from a GetCACaps body: case-insensitive, any separator, unknown words ignored."""
     by_fold = {c.value.casefold(): c for c in Capability}
     return frozenset(by_fold[w.casefold()] for w in text.split() if w.casefold() in by_fold)
+
+
+def encryption_recipient(certificates: Sequence[x509.Certificate]) -> x509.Certificate:
+    """Whom a client encrypts its request to, of the GetCACert certificates: the one for key
+    encipherment that is not a CA (NDES's CEP Encryption certificate), else the first (a CA that
+    is its own RA)."""
+    for cert in certificates:
+        try:
+            usage = cert.extensions.get_extension_for_class(x509.KeyUsage).value
+        except x509.ExtensionNotFound:
+            continue
+        if usage.key_encipherment and not usage.key_cert_sign:
+            return cert
+    return certificates[0]

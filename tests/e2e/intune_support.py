@@ -6,7 +6,6 @@ Each can be stopped, killed and started again on its own; every wait is bounded.
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
 import os
 import signal
@@ -22,14 +21,14 @@ from typing import Any, TypeVar
 
 import httpx
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import hashes
 
 from lab.challenge import admin_session, fetch_challenge, find_id
 from lab.home import LabState, load_state, tls_root_path
 from lab.intune_wiring import connector_settings, settings_environment
 from lab.procs import wait_http
 from lab.runner import build_pki
-from shared.pki import CsrSpec, KeySpec, LabCert, LabPki, PrivateKey, San, generate_key
+from shared.pki import KeySpec, LabCert, LabPki, PrivateKey, generate_key
 from tests.support.labproc import new_lab, start_up, stop_up
 
 T = TypeVar("T")
@@ -201,42 +200,8 @@ def start_chain(data: Path) -> Chain:
     return chain
 
 
-def request_spec(
-    found: dict[str, Any],
-    *,
-    subject: str | None = None,
-    ekus: tuple[str, ...] | None = None,
-    challenge: str | None = None,
-) -> CsrSpec:
-    """What the profile asks for (from `scep-lab challenge --json`), with changes for attacks."""
-    return CsrSpec(
-        subject=x509.Name.from_rfc4514_string(subject or found["subject"]),
-        sans=tuple(San(san["type"], san["value"]) for san in found["subjectAlternativeNames"]),
-        ekus=ekus if ekus is not None else tuple(found["extendedKeyUsages"]),
-        key_usage=frozenset(found["keyUsage"]),
-        challenge_password=challenge if challenge is not None else found["challenge"],
-    )
-
-
 def device_key(bits: int = 2048) -> PrivateKey:
     return generate_key(KeySpec.rsa(bits))
-
-
-def write_scepclient_request(
-    workdir: Path, key: PrivateKey, csr: x509.CertificateSigningRequest
-) -> None:
-    """scepclient loads `key.pem` (PKCS#1) and a cached `csr.pem` from its folder when they are
-    there: the request it sends is then ours (subject, SANs, EKUs, key usage it cannot write
-    itself), the SCEP exchange entirely its own."""
-    workdir.mkdir(parents=True, exist_ok=True)
-    (workdir / "key.pem").write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.TraditionalOpenSSL,
-            serialization.NoEncryption(),
-        )
-    )
-    (workdir / "csr.pem").write_bytes(csr.public_bytes(serialization.Encoding.PEM))
 
 
 def thumbprint(cert: x509.Certificate) -> str:
@@ -245,7 +210,3 @@ def thumbprint(cert: x509.Certificate) -> str:
 
 def parse_when(text: str) -> dt.datetime:
     return dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
-
-
-def b64(data: bytes) -> str:
-    return base64.b64encode(data).decode()

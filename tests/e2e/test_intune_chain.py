@@ -23,6 +23,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from lab import driver
+from lab.challenge import request_spec, write_scepclient_files
 from shared import scep
 from shared.pki import (
     CertProfile,
@@ -43,11 +44,9 @@ from .intune_support import (
     Chain,
     device_key,
     parse_when,
-    request_spec,
     start_chain,
     thumbprint,
     wait_for,
-    write_scepclient_request,
 )
 
 pytestmark = pytest.mark.e2e
@@ -177,14 +176,14 @@ def test_scepclient_renews_with_a_renewalreq_signed_by_its_certificate(
     found = chain.challenge()
     key = device_key(found["keySize"])
     workdir = tmp_path / "scepclient"
-    write_scepclient_request(workdir, key, build_csr(key, request_spec(found)))
+    write_scepclient_files(workdir, key, build_csr(key, request_spec(found)))
     url = found["scepServerUrls"][0]
     first = run_scepclient(url, workdir, cn=WINDOWS_DEVICE, challenge=None, allow_reuse=True)
     assert first.ok, first.describe()
     old = first.load_certificate()
     wait_for("the first report", lambda: chain.issued_state(WINDOWS_DEVICE, old))
     renewal_spec = replace(request_spec(found), challenge_password=None)
-    write_scepclient_request(workdir, key, build_csr(key, renewal_spec))
+    write_scepclient_files(workdir, key, build_csr(key, renewal_spec))
 
     renewed = run_scepclient(url, workdir, cn=WINDOWS_DEVICE, challenge=None)
 

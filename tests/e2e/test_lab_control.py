@@ -12,11 +12,12 @@ import httpx
 import pytest
 
 from lab import driver
+from lab.challenge import request_spec
 from lab.procs import wait_http
 from shared import scep
 from tests.support.labproc import new_lab, scep_lab, start_up, stop_up
 
-from .intune_support import device_key, request_spec
+from .intune_support import device_key
 
 pytestmark = pytest.mark.e2e
 
