@@ -13,6 +13,7 @@ import uvicorn
 from pydantic import ValidationError
 
 from shared.clock import SystemClock
+from shared.tls import KEEP_ALIVE_SECONDS
 
 from .app import create_app
 from .authority import build_default_pki, ca_files
@@ -38,7 +39,13 @@ def main() -> int:
     except CaConfigError as exc:
         print(f"ca_sim: {exc}", file=sys.stderr)
         return 2
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level="info")
+    uvicorn.run(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_level="info",
+        timeout_keep_alive=KEEP_ALIVE_SECONDS,
+    )
     return 0
 
 

@@ -18,11 +18,13 @@ from fastapi.responses import JSONResponse
 
 from shared.clock import Clock, SystemClock
 from shared.pki import new_serial
+from shared.trace import TraceMiddleware, Tracer
 
 from .authority import Authority, lab_issued_certificates, load_authority
 from .errors import BadRequestStatus, MalformedInput, NotFound, Unauthenticated
+from .faults import CaFaultBoard
 from .publisher import CrlPublisher
-from .routes import ca, pki
+from .routes import ca, lab, pki
 from .routes.limits import BodyLimit
 from .service import CaService
 from .settings import CaSettings
@@ -46,6 +48,7 @@ def create_app(
     pki_dir = settings.effective_pki_dir
     the_authority = authority or load_authority(pki_dir, settings.public_base_url)
     templates = index_templates(DEFAULT_TEMPLATES)
+    faults = CaFaultBoard() if settings.lab_api else None
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -62,7 +65,9 @@ def create_app(
                 crl_validity=settings.crl_validity,
                 root_crl_validity=settings.root_crl_validity,
             )
-            service = CaService(store, the_authority, the_clock, templates, crls, serials=serials)
+            service = CaService(
+                store, the_authority, the_clock, templates, crls, serials=serials, faults=faults
+            )
             for cert, template in lab_issued_certificates(pki_dir, the_authority):
                 if await service.adopt(cert, template, origin=LAB_BUILD):
                     logger.info("adopted %s (%s)", cert.subject.rfc4514_string(), template)
@@ -78,8 +83,13 @@ def create_app(
     )
     app.state.settings = settings
     app.add_middleware(BodyLimit)
+    app.add_middleware(TraceMiddleware, tracer=Tracer("ca", settings.trace_dir))
     app.include_router(ca.router)
     app.include_router(pki.router)
+    if faults is not None:
+        app.state.faults = faults
+        app.add_middleware(lab.CaDownFault, board=faults)
+        app.include_router(lab.router)
     _add_error_handlers(app)
     return app
 

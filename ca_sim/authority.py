@@ -32,6 +32,7 @@ from shared.pki import (
 )
 
 from .errors import CaConfigError, MalformedInput
+from .records import NewCertificate
 from .templates import Template
 
 CLOCK_SKEW = timedelta(minutes=10)
@@ -169,6 +170,17 @@ def parse_serial(text: str) -> str:
 
 def der(cert: x509.Certificate) -> bytes:
     return cert.public_bytes(Encoding.DER)
+
+
+def certificate_values(cert: x509.Certificate) -> NewCertificate:
+    """What the CA database keeps of a certificate it issued."""
+    return NewCertificate(
+        serial=serial_hex(cert.serial_number),
+        subject=cert.subject.rfc4514_string(),
+        not_before=cert.not_valid_before_utc,
+        not_after=cert.not_valid_after_utc,
+        der=der(cert),
+    )
 
 
 def _cert(pki_dir: Path, label: str) -> Path:

@@ -18,8 +18,9 @@ from shared.api.ca import Disposition, RevocationReason
 from shared.clock import Clock
 from shared.pki import CsrInfo, inspect_csr, new_serial
 
-from .authority import Authority, der, issue_for_request, parse_serial, serial_hex
+from .authority import Authority, certificate_values, issue_for_request, parse_serial, serial_hex
 from .errors import BadRequestStatus, CaError, NotFound, SerialTaken
+from .faults import CaFaultBoard
 from .hresult import Hresult
 from .outcome import Admission, Refusal
 from .policy import decide
@@ -66,6 +67,7 @@ class CaService:
         crls: CrlPublisher,
         *,
         serials: Callable[[], int] = new_serial,
+        faults: CaFaultBoard | None = None,
     ) -> None:
         self.store = store
         self.authority = authority
@@ -73,6 +75,7 @@ class CaService:
         self.crls = crls
         self._clock = clock
         self._serials = serials
+        self._faults = faults  # lab only: a refusal armed by the lab overrides the policy
 
     async def submit(
         self, der_request: bytes, template_name: str, transaction_id: str | None, caller: str | None
@@ -96,6 +99,8 @@ class CaService:
             issuing_cert=self.authority.issuing_cert,
             now=now,
         )
+        if self._faults is not None and not isinstance(verdict, Refusal):
+            verdict = self._faults.refusal() or verdict
         new = NewRequest(
             submitted_at=now,
             requester=opened.requester[:MAX_REQUESTER],
@@ -236,7 +241,7 @@ class CaService:
             csr_der=b"",
         )
         try:
-            await self.store.add_issued(new, _certificate_values(cert))
+            await self.store.add_issued(new, certificate_values(cert))
         except SerialTaken:
             return False  # another process adopted it first
         return True
@@ -268,17 +273,7 @@ class CaService:
         cert = issue_for_request(
             self.authority, csr, template, requester=requester, now=now, serial=self._serials()
         )
-        return _certificate_values(cert)
-
-
-def _certificate_values(cert: x509.Certificate) -> NewCertificate:
-    return NewCertificate(
-        serial=serial_hex(cert.serial_number),
-        subject=cert.subject.rfc4514_string(),
-        not_before=cert.not_valid_before_utc,
-        not_after=cert.not_valid_after_utc,
-        der=der(cert),
-    )
+        return certificate_values(cert)
 
 
 def _refused(new: NewRequest, refusal: Refusal) -> NewRequest:

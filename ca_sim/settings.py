@@ -15,6 +15,11 @@ class CaSettings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(default=8090, ge=1, le=65535)
     data_dir: Path = Field(default=Path("var/ca"), description="where ca.db lives by default")
+    trace_dir: Path | None = Field(
+        default=None,
+        description="append a trace event for each message sent or received to "
+        "<trace_dir>/ca.jsonl (off when unset)",
+    )
     database_url: str | None = Field(
         default=None,
         description="SQLAlchemy async URL; default sqlite+aiosqlite:///<data_dir>/ca.db "
@@ -39,6 +44,10 @@ class CaSettings(BaseSettings):
     )
     crl_validity_hours: int = Field(default=168, gt=0, description="issuing CA CRL validity")
     root_crl_validity_hours: int = Field(default=24 * 182, gt=0, description="root CA CRL")
+    lab_api: bool = Field(
+        default=False,
+        description="serve /lab/faults (the CA refusing or down), behind the admin token: lab only",
+    )
 
     @field_validator("admin_token")
     @classmethod

@@ -15,6 +15,7 @@ import sys
 import uvicorn
 from pydantic import ValidationError
 
+from shared.clock import OffsetClock, SystemClock
 from shared.pki import LabPkiError, build_lab_pki, default_lab_spec
 
 from .app import create_app
@@ -37,7 +38,11 @@ def main() -> int:
     except LabPkiError as exc:
         print(f"cloud_sim: {exc}", file=sys.stderr)
         return 2
-    uvicorn.Server(uvicorn_config(create_app(settings, pki=pki), settings, pki)).run()
+    # with the lab API, a clock `POST /lab/clock` can move (`scep-lab clock advance`): alone, the
+    # cloud moves only its own
+    clock = OffsetClock() if settings.lab_api else SystemClock()
+    app = create_app(settings, pki=pki, clock=clock)
+    uvicorn.Server(uvicorn_config(app, settings, pki)).run()
     return 0
 
 

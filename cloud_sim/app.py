@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from shared.clock import Clock, SystemClock
 from shared.db import create_engine
 from shared.pki import LabPki
+from shared.trace import TraceMiddleware, Tracer
 
 from . import identity_auth
 from .context import CloudContext
@@ -43,6 +44,7 @@ def create_app(settings: CloudSettings, *, pki: LabPki, clock: Clock | None = No
 
     app = FastAPI(title="intune-scep-lab cloud (fake Microsoft Intune)", lifespan=lifespan)
     identity_auth.install_error_handler(app)
+    app.add_middleware(TraceMiddleware, tracer=Tracer("cloud", settings.trace_dir))
     app.include_router(identity.router)
     app.include_router(admin.router)
     for version in groups.VERSIONS:

@@ -24,6 +24,8 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from shared import trace
+
 from .challenges import IssuedChallenge, issue_challenge
 from .context import CloudContext
 from .domain.errors import ProfileError
@@ -88,6 +90,14 @@ async def check_in(
             continue
         scep.append(scep_profile_entry(context, profile, issued))
     removed = await removed_profiles(session, tenant_id, device.id, [p.id for p in profiles])
+    trace.annotate(
+        device={"id": device.id, "name": device.device_name},
+        challenges=[
+            {"profile_id": e.get("profileId"), "profile_name": e.get("displayName")}
+            for e in scep
+            if "challenge" in e
+        ],
+    )
     if (told := ISSUED_AT_CHECKIN.get(device.management_state)) is not None:
         await set_management_state(session, tenant_id, device.id, told)
     return {

@@ -25,4 +25,6 @@ async def get_session(context: Context) -> AsyncIterator[AsyncSession]:
         yield session
 
 
-Session = Annotated[AsyncSession, Depends(get_session)]
+# committed before the response is sent (FastAPI runs a yield dependency's exit after it unless
+# scoped to the function): a client's next request must see what this one answered 201 for
+Session = Annotated[AsyncSession, Depends(get_session, scope="function")]

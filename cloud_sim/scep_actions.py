@@ -25,6 +25,7 @@ from cryptography.hazmat.primitives import hashes
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from shared import trace
 from shared.api.intune import (
     FailureNotificationBody,
     ScepActionResult,
@@ -127,7 +128,28 @@ class _Lookup:
         return await is_targeted(self.session, self.tenant_id, device_id, profile_id, groups)
 
 
+def trace_claims(claims: ChallengeClaims | None) -> dict[str, object] | None:
+    """The challenge's claims as the trace shows them: not its ID, which acts as a password."""
+    if claims is None:
+        return None
+    return {
+        "tenant": claims.tenant_id,
+        "device_id": claims.device_id,
+        "user_id": claims.user_id,
+        "profile_id": claims.profile_id,
+        "request_id": claims.request_id,
+        "expected_subject": claims.expected_subject,
+        "expected_sans": [f"{kind}:{value}" for kind, value in claims.expected_sans],
+        "expected_ekus": list(claims.expected_ekus),
+        "expected_key_length": claims.expected_key_length,
+        "issued_at": claims.issued_at.isoformat(),
+        "expires_at": claims.expires_at.isoformat(),
+    }
+
+
 def _result(context: CloudContext, code: ErrorCode, description: str) -> ScepActionResult:
+    if code is not ErrorCode.SUCCESS:
+        trace.annotate(outcome="refused", reason={"intune_code": code.value, "detail": description})
     return ScepActionResult.model_validate(
         {
             "code": code.value,
@@ -217,6 +239,16 @@ async def validate_request(
             allow_reuse=context.settings.challenge_reusable,
         )
     claims = verdict.claims
+    trace.annotate(
+        transaction_id=body.transaction_id,
+        outcome=None if verdict.ok else "refused",
+        challenge=trace_claims(claims),
+        renewal_signer=signer,
+        decision=verdict.code.value,
+        reason=None
+        if verdict.ok
+        else {"intune_code": verdict.code.value, "detail": verdict.detail or verdict.description},
+    )
     row = await _transaction(session, tenant_id, body.transaction_id, body.certificate_request)
     if row is None:
         row = ScepTransactionRow(tenant_id=tenant_id, transaction_id=body.transaction_id)
@@ -258,6 +290,12 @@ async def success_notification(
     body: SuccessNotificationBody,
 ) -> ScepActionResult:
     now = context.clock.now()
+    trace.annotate(
+        transaction_id=body.transaction_id,
+        serial=body.certificate_serial_number,
+        thumbprint=body.certificate_thumbprint,
+        expires=body.certificate_expiration_date_utc,
+    )
     row = await _transaction(session, tenant_id, body.transaction_id, body.certificate_request)
     if row is None or row.state == "rejected":
         return _result(
@@ -300,6 +338,10 @@ async def failure_notification(
     body: FailureNotificationBody,
 ) -> ScepActionResult:
     now = context.clock.now()
+    trace.annotate(
+        transaction_id=body.transaction_id,
+        reported={"hresult": body.h_result & 0xFFFFFFFF, "detail": body.error_description[:200]},
+    )
     row = await _transaction(session, tenant_id, body.transaction_id, body.certificate_request)
     if row is None:
         return _result(context, ErrorCode.UNKNOWN, "no request with this transactionId")

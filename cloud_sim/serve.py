@@ -9,14 +9,20 @@ import uvicorn
 from fastapi import FastAPI
 
 from shared.pki import LabCert, LabPki
-from shared.tls import server_context, uvicorn_tls_config
+from shared.tls import KEEP_ALIVE_SECONDS, server_context, uvicorn_tls_config
 
 from .settings import CloudSettings
 
 
 def uvicorn_config(app: FastAPI, settings: CloudSettings, pki: LabPki) -> uvicorn.Config:
     if not settings.tls:
-        return uvicorn.Config(app, host=settings.host, port=settings.port, log_level="warning")
+        return uvicorn.Config(
+            app,
+            host=settings.host,
+            port=settings.port,
+            log_level="warning",
+            timeout_keep_alive=KEEP_ALIVE_SECONDS,
+        )
     # clients may present a connector identity or an MDM device identity: trust both CAs
     client_cas = settings.data_dir / "client-cas.pem"
     settings.data_dir.mkdir(parents=True, exist_ok=True)

@@ -14,6 +14,11 @@ class CloudSettings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(default=8443, ge=1, le=65535)
     data_dir: Path = Field(default=Path("var/cloud"), description="cloud.db and its own keys")
+    trace_dir: Path | None = Field(
+        default=None,
+        description="append a trace event for each message sent or received to "
+        "<trace_dir>/cloud.jsonl (off when unset)",
+    )
     database_url: str | None = Field(
         default=None,
         description="SQLAlchemy async URL; default sqlite+aiosqlite in data_dir "

@@ -22,6 +22,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from fastapi import Depends, FastAPI, HTTPException, Request
 
+from shared import trace
 from shared.api.connector import (
     NOTIFY_PATH,
     VERIFY_PATH,
@@ -34,12 +35,14 @@ from shared.clock import Clock, SystemClock
 from shared.pki import load_certificate_file
 from shared.pki.errors import KeyFileError
 from shared.tls import client_certificate, client_context
+from shared.trace import TraceMiddleware, Tracer
 
 from .ca import HttpCaRevoker
 from .cloud import CloudClient, OutboxSender
 from .delivery import OutboxSaveFailed, OutboxWorker
 from .heartbeat import HeartbeatAgent
 from .identity import check_identity
+from .lab import keep_agents, lab_router
 from .renewal import IdentityRenewer
 from .revocation import RevocationAgent
 from .service import ConnectorService, IssuedCertificateInvalid
@@ -101,6 +104,7 @@ def _revoker(
         transport,
         timeout=settings.ca_timeout_seconds,
         verify=verify,
+        tracer=Tracer("connector", settings.trace_dir),
     )
 
 
@@ -150,6 +154,7 @@ def create_app(
         if revocation is not None:
             loops.append(revocation.run_forever(stop, settings.revocation_poll_seconds))
         tasks = [asyncio.create_task(loop) for loop in loops]
+        keep_agents(app, tasks)
         try:
             yield
         finally:
@@ -161,13 +166,36 @@ def create_app(
             await engine.dispose()
 
     app = FastAPI(title="Certificate Connector (lab)", lifespan=lifespan)
+    if settings.lab_api:
+        app.include_router(lab_router(require_policy_module))
+    app.add_middleware(
+        TraceMiddleware,
+        tracer=Tracer("connector", settings.trace_dir),
+        default_peer="policy-module",
+    )
 
     @app.post(VERIFY_PATH, response_model=VerifyResult)
     async def verify(body: VerifyRequest, _: PolicyModule, context: Context) -> VerifyResult:
-        return await context.service.verify(body)
+        trace.annotate(transaction_id=body.transaction_id, template=body.template)
+        result = await context.service.verify(body)
+        trace.annotate(
+            outcome=None if result.verified else "refused",
+            intune_code=result.code,
+            reason=None
+            if result.verified
+            else {
+                "intune_code": result.code,
+                "hresult": result.hresult,
+                "detail": result.description,
+            },
+        )
+        return result
 
     @app.post(NOTIFY_PATH, response_model=NotifyResult)
     async def notify(body: NotifyRequest, _: PolicyModule, context: Context) -> NotifyResult:
+        trace.annotate(
+            transaction_id=body.transaction_id, disposition=body.disposition, hresult=body.hresult
+        )
         try:
             return await context.service.notify(body)
         except IssuedCertificateInvalid as exc:

@@ -27,6 +27,7 @@ from pydantic import SecretStr, ValidationError
 
 from shared.api.ca import RevocationReason, RevokeRequest, RevokeResult
 from shared.api.intune import RevocationErrorCode
+from shared.trace import Tracer
 
 from .revocation import RevokeVerdict
 
@@ -94,13 +95,14 @@ class HttpCaRevoker:
         timeout: float = 10.0,
         verify: ssl.SSLContext | bool = True,
         reason: RevocationReason = RevocationReason.CESSATION_OF_OPERATION,
+        tracer: Tracer | None = None,
     ) -> None:
+        self.tracer = tracer or Tracer("connector")
         self._token = token if isinstance(token, SecretStr) else SecretStr(token)
         self._reason = reason
         self._http = httpx.AsyncClient(
             base_url=ca_url.rstrip("/"),
-            transport=transport,
-            verify=verify,
+            transport=self.tracer.transport("ca", transport, verify=verify),
             timeout=httpx.Timeout(timeout),
         )
 

@@ -38,6 +38,7 @@ from shared.api.intune import (
 )
 from shared.pki import CsrSpec, PrivateKey, build_csr
 from shared.tls import client_context
+from shared.trace import Tracer
 
 from .identity import write_identity as write_identity  # re-exported: enroll writes it
 from .outbox import Report, ReportKind, SendResult
@@ -117,14 +118,17 @@ def _http_client(
     """Mutual TLS with the identity key pair as the files hold it now, trusting only the lab TLS
     root; with `transport` (tests), that transport instead and no TLS context."""
     timeout = httpx.Timeout(settings.cloud_timeout_seconds)
+    tracer = Tracer("connector", settings.trace_dir)
     if transport is not None:
-        return httpx.AsyncClient(transport=transport, base_url=settings.cloud_url, timeout=timeout)
+        traced = tracer.transport("cloud", transport)
+        return httpx.AsyncClient(transport=traced, base_url=settings.cloud_url, timeout=timeout)
     context = client_context(
         settings.cloud_ca_path,
         cert_file=settings.effective_identity_cert_path,
         key_file=settings.effective_identity_key_path,
     )
-    return httpx.AsyncClient(base_url=settings.cloud_url, verify=context, timeout=timeout)
+    traced = tracer.transport("cloud", verify=context)
+    return httpx.AsyncClient(base_url=settings.cloud_url, transport=traced, timeout=timeout)
 
 
 class CloudClient:

@@ -18,6 +18,7 @@ import datetime as dt
 import logging
 from collections.abc import Callable
 
+from shared import trace
 from shared.clock import Clock
 
 from .outbox import Delivery, OutboxStore, Pending, Report, ReportId, Sender, SendResult, backoff
@@ -112,7 +113,8 @@ class OutboxWorker:
     async def _attempt(self, pending: Pending) -> bool:
         report = pending.report
         try:
-            result = await self._sender.send(report)
+            with trace.activity("deliver", transaction_id=report.transaction_id):
+                result = await self._sender.send(report)
         except Exception as exc:  # a sender that raises has not delivered: try again
             result = SendResult.retry(f"{type(exc).__name__}: {exc}")
         now = self._clock.now()

@@ -9,7 +9,7 @@ from __future__ import annotations
 import uvicorn
 from fastapi import FastAPI
 
-from shared.tls import server_context, uvicorn_tls_config
+from shared.tls import KEEP_ALIVE_SECONDS, server_context, uvicorn_tls_config
 
 from .settings import ConnectorSettings
 
@@ -18,7 +18,13 @@ def uvicorn_config(
     app: FastAPI, settings: ConnectorSettings, *, log_level: str = "info"
 ) -> uvicorn.Config:
     if settings.tls_cert_path is None or settings.tls_key_path is None:
-        return uvicorn.Config(app, host=settings.host, port=settings.port, log_level=log_level)
+        return uvicorn.Config(
+            app,
+            host=settings.host,
+            port=settings.port,
+            log_level=log_level,
+            timeout_keep_alive=KEEP_ALIVE_SECONDS,
+        )
     context = server_context(
         settings.tls_cert_path, settings.tls_key_path, client_ca_file=settings.policy_module_ca_path
     )

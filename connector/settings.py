@@ -21,6 +21,11 @@ class ConnectorSettings(BaseSettings):
     data_dir: Path = Field(
         default=Path("var/connector"), description="connector.db and the identity key pair"
     )
+    trace_dir: Path | None = Field(
+        default=None,
+        description="append a trace event for each message sent or received to "
+        "<trace_dir>/connector.jsonl (off when unset)",
+    )
     database_url: str | None = Field(
         default=None,
         description="SQLAlchemy async URL of the outbox; default sqlite+aiosqlite in data_dir",
@@ -61,6 +66,11 @@ class ConnectorSettings(BaseSettings):
         default=None, description="bearer token the revocation agent presents to the CA"
     )
     revocation_poll_seconds: float = Field(default=60.0, gt=0)
+    lab_api: bool = Field(
+        default=False,
+        description="serve /lab/crash and /lab/outbox to the policy module: lab only (a crash "
+        "ends the process at once, as kill -9)",
+    )
     revocation_batch: int = Field(
         default=100, ge=1, le=500, description="maxRequests of each revocation download"
     )

@@ -15,6 +15,7 @@ from cryptography.hazmat.primitives import serialization
 
 from shared.api.entra import INTUNE_SCOPE, password_grant, token_path
 from shared.pki import CsrSpec, PrivateKey, build_csr
+from shared.trace import Tracer
 
 HttpFactory = Callable[[Path, Path], httpx.AsyncClient]
 """Builds the mutual-TLS client of the cloud from the identity's certificate and key files."""
@@ -28,11 +29,16 @@ class CloudRefused(Exception):
         self.status = status
 
 
-def mtls_factory(cloud_url: str, cloud_ca: Path, timeout: float = 30.0) -> HttpFactory:
+def mtls_factory(
+    cloud_url: str, cloud_ca: Path, timeout: float = 30.0, trace_dir: Path | None = None
+) -> HttpFactory:
+    tracer = Tracer("device", trace_dir)
+
     def build(cert_file: Path, key_file: Path) -> httpx.AsyncClient:
         context = ssl.create_default_context(cafile=str(cloud_ca))
         context.load_cert_chain(str(cert_file), str(key_file))
-        return httpx.AsyncClient(base_url=cloud_url, verify=context, timeout=timeout)
+        transport = tracer.transport("cloud", verify=context)
+        return httpx.AsyncClient(base_url=cloud_url, transport=transport, timeout=timeout)
 
     return build
 

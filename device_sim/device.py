@@ -26,9 +26,10 @@ import httpx
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-from shared import scep
+from shared import scep, trace
 from shared.clock import Clock
 from shared.pki import CsrSpec, San, build_csr, build_self_signed_signer, private_key_pem
+from shared.trace import Tracer
 
 from .cloud import CloudRefused, DeviceCloud, HttpFactory, enroll
 from .keys import DeviceKey, FreshKeys, KeySource, storage_for
@@ -81,6 +82,8 @@ class DeviceConfig:
     """Overrides the profile's CertPoll delay (tests, fleets)."""
     seed: int | None = None
     """For the Android persona's random choice of URL."""
+    trace_dir: Path | None = None
+    """Record each message to the cloud and NDES in <trace_dir>/device.jsonl."""
 
 
 @dataclass
@@ -174,6 +177,10 @@ class ManagedDevice:
         return outcomes
 
     async def _apply(self, cloud: DeviceCloud, profile: dict[str, Any]) -> Outcome:
+        with trace.activity("profile"):
+            return await self._apply_profile(cloud, profile)
+
+    async def _apply_profile(self, cloud: DeviceCloud, profile: dict[str, Any]) -> Outcome:
         profile_id = profile["profileId"]
         current = self.installed.get(profile_id)
         renewal = current is not None
@@ -325,15 +332,18 @@ class ManagedDevice:
             )
 
     def _scep_http(self) -> httpx.AsyncClient:
+        tracer = Tracer("device", self.config.trace_dir)
         if self.scep_transport is not None:
-            return httpx.AsyncClient(transport=self.scep_transport, timeout=60)
+            return httpx.AsyncClient(
+                transport=tracer.transport("ndes", self.scep_transport), timeout=60
+            )
         context = ssl.create_default_context()
         pem = "".join(
             c.public_bytes(serialization.Encoding.PEM).decode() for c in self.trusted.values()
         )
         if pem:
             context = ssl.create_default_context(cadata=pem)
-        return httpx.AsyncClient(verify=context, timeout=60)
+        return httpx.AsyncClient(transport=tracer.transport("ndes", verify=context), timeout=60)
 
     # -- removal ----------------------------------------------------------------------------
 

@@ -68,7 +68,9 @@ async def run(
             pool = KeyPool()
             await pool.fill(2048, 2 * len(chosen))
             keys = pool
-        factory = mtls_factory(settings.cloud_url, settings.cloud_ca_path)
+        factory = mtls_factory(
+            settings.cloud_url, settings.cloud_ca_path, trace_dir=settings.trace_dir
+        )
 
         def make(record: DeviceRecord) -> ManagedDevice:
             return ManagedDevice(
@@ -79,7 +81,9 @@ async def run(
                 clock,
                 factory,
                 keys=keys,
-                config=DeviceConfig(retry_delay_seconds=settings.retry_delay_seconds),
+                config=DeviceConfig(
+                    retry_delay_seconds=settings.retry_delay_seconds, trace_dir=settings.trace_dir
+                ),
             )
 
         if on_start is not None:

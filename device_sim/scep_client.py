@@ -27,7 +27,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from shared import scep
+from shared import scep, trace
 
 from .persona import GetEscaping, Persona, TransactionIds
 
@@ -258,6 +258,7 @@ class ScepClient:
         seconds apart); the issued certificate, or `DeviceFailure`."""
         public_key = signer_key.public_key()
         transaction = transaction_id(self._persona, public_key)
+        trace.annotate(transaction_id=transaction)
         result = await self.exchange(
             ca,
             algorithms,

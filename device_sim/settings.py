@@ -20,6 +20,11 @@ class DeviceSettings(BaseSettings):
     data_dir: Path = Field(
         default=Path("var/devices"), description="each device's MDM identity (one folder each)"
     )
+    trace_dir: Path | None = Field(
+        default=None,
+        description="append a trace event for each message sent or received to "
+        "<trace_dir>/device.jsonl (off when unset)",
+    )
     tenant: str = Field(description="the tenant's id or domain (for the token endpoint)")
     upn: str = Field(
         description="who enrols the devices: an Intune administrator (or a device's user)"

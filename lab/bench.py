@@ -4,7 +4,9 @@
 build a signed, encrypted CertRep SUCCESS — against the crypto floor of that round: the two RSA
 private-key operations it cannot avoid (unwrapping the content key with the RA encryption key,
 signing the CertRep with the RA signing key), timed alone. Batches alternate between the two so
-that noise from a shared machine falls on both; medians are reported.
+that noise from a shared machine falls on both; medians are reported. `bench ndes`
+(bench_enrol.py) and `bench intune` (bench_intune.py) time whole enrolments against micromdm's
+scepserver driven the same way in the same run.
 """
 
 from __future__ import annotations
@@ -266,3 +268,23 @@ def ndes(
                 console.print(f"{name}: first failure: {reason}")
     if any(failed.values()):
         raise typer.Exit(1)
+
+
+@bench_app.command("intune")
+def intune(
+    devices: Annotated[
+        int, typer.Option(min=1, max=2000, help="Enrolments per round, on each side.")
+    ] = 100,
+    parallel: Annotated[
+        int, typer.Option(min=1, max=128, help="Devices enrolling at once, on each side.")
+    ] = 8,
+    rounds: Annotated[
+        int, typer.Option(min=1, help="Rounds alternating lab and scepserver; medians reported.")
+    ] = 3,
+    as_json: Annotated[bool, typer.Option("--json", help="Print figures as JSON.")] = False,
+) -> None:
+    """Full Intune-flow enrolments/s, p50, p99 and peak memory of the lab, against micromdm's
+    scepserver (static challenge) under the same driver; exits 1 if any enrolment failed."""
+    from .bench_intune import measure, show
+
+    show(measure(devices=devices, parallel=parallel, rounds=rounds), as_json=as_json)

@@ -21,6 +21,7 @@ from rich.table import Table
 
 from shared.api.entra import password_grant, token_path
 from shared.pki import CsrSpec, KeySpec, PrivateKey, San, build_csr, generate_key
+from shared.trace import PARTY_HEADER
 
 from .commands import DataOption
 from .home import LabState, load_state, tls_root_path
@@ -54,7 +55,9 @@ def admin_session(data: Path, state: LabState) -> Iterator[httpx.Client]:
     if tenant is None or tenant.admin_password is None:
         raise LabCallFailed("this lab.json has no administrator credentials (run `scep-lab up`)")
     verify = ssl.create_default_context(cafile=str(tls_root_path(data)))
-    with httpx.Client(base_url=state.url("cloud"), verify=verify, timeout=30) as client:
+    with httpx.Client(
+        base_url=state.url("cloud"), verify=verify, timeout=30, headers={PARTY_HEADER: "admin"}
+    ) as client:
         token = client.post(
             token_path(tenant.tenant_id),
             data=password_grant(tenant.admin_upn, tenant.admin_password),

@@ -1,16 +1,24 @@
 """`scep-lab clock`, `scep-lab fault` and `scep-lab reset`: move the running lab's virtual clock,
-arm and clear the cloud's fault points, and start over. The first two go through the cloud's
-lab API (`/lab/clock`, `/lab/faults`) as the demo tenant's administrator.
+arm and clear the parties' fault points (see `faults`), and start over. The clock goes through
+the cloud's lab API (`/lab/clock`) as the demo tenant's administrator; each fault through its
+party's lab API.
 
     scep-lab clock                      # now, by the lab's clock, and the offset
     scep-lab clock advance 61m          # every party of `scep-lab up` moves together
     scep-lab fault inject notification --times 3
+    scep-lab fault inject ca-refusing --hresult 0x80094800
+    scep-lab fault inject ca-down --times 2
+    scep-lab fault inject ndes-caps                     # GetCACaps without SHA-*: iOS refuses
+    scep-lab fault inject ndes-template --template NoSuchTemplate
+    scep-lab fault inject connector-crash --restart-after 30
+    scep-lab fault inject connector-cert-expired --yes  # the clock passes its notAfter
     scep-lab fault list | clear
     scep-lab reset --yes                # the lab stopped: delete its data folder
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import shutil
 from typing import Annotated
@@ -19,16 +27,19 @@ import httpx
 import typer
 from rich.console import Console
 
+from . import faults
 from .challenge import LabCallFailed, admin_session
 from .commands import DataOption
 from .home import LabState, load_state, state_path
 
 clock_app = typer.Typer(help="The running lab's virtual clock.", invoke_without_command=True)
-fault_app = typer.Typer(help="Faults the cloud injects (lab only).", no_args_is_help=True)
+fault_app = typer.Typer(
+    help="Faults the parties inject (lab only): the cloud, the CA, NDES, the connector.",
+    no_args_is_help=True,
+)
 console = Console()
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-FAULT_POINTS = ("validation", "notification")
 
 
 def parse_duration(text: str) -> float:
@@ -87,35 +98,121 @@ def advance(
 @fault_app.command("inject")
 def inject(
     data: DataOption,
-    point: Annotated[str, typer.Argument(help="validation or notification.")],
+    point: Annotated[str, typer.Argument(help=f"One of: {', '.join(faults.POINTS)}.")],
     status: Annotated[int, typer.Option(min=500, max=599, help="HTTP status answered.")] = 503,
     times: Annotated[int | None, typer.Option(min=1, help="How many calls (default: all).")] = None,
+    hresult: Annotated[
+        str | None,
+        typer.Option(help="ca-refusing: the CA's HRESULT (default 0x80094012, template denied)."),
+    ] = None,
+    caps: Annotated[
+        str | None,
+        typer.Option(help="ndes-caps: keywords, comma-separated (default: the lab's, no SHA-*)."),
+    ] = None,
+    template: Annotated[str | None, typer.Option(help="ndes-template: a template name.")] = None,
+    slot: Annotated[
+        str,
+        typer.Option(help="ndes-template: all, signature, encryption or general-purpose."),
+    ] = "all",
+    restart_after: Annotated[
+        float, typer.Option(min=0, max=3600, help="connector-crash: seconds it stays down.")
+    ] = 0.0,
+    yes: Annotated[bool, typer.Option("--yes", help="Clock points: do not ask.")] = False,
 ) -> None:
-    """Make the cloud answer calls at POINT with an HTTP error."""
-    if point not in FAULT_POINTS:
-        raise typer.BadParameter(f"point must be one of {', '.join(FAULT_POINTS)}")
-    answer = _call(data, "PUT", f"/lab/faults/{point}", {"status": status, "times": times})
-    if answer.status_code != 204:
+    """Arm a fault point (each through its party's lab API; see `fault list`)."""
+    if point in faults.CLOCK_POINTS:
+        _expire(data, point, yes)
+        return
+    try:
+        call = faults.fault_call(
+            point,
+            status=status,
+            times=times,
+            hresult=hresult,
+            caps=caps,
+            template=template,
+            slot=slot,
+            restart_after=restart_after,
+        )
+    except faults.FaultError as exc:
+        raise typer.BadParameter(str(exc)) from exc
+    answer = _send(data, call)
+    if answer.status_code not in (200, 202, 204):
         console.print(f"[red]HTTP {answer.status_code}: {answer.text[:300]}[/red]")
         raise typer.Exit(1)
-    console.print(f"{point}: HTTP {status}, {times or 'every'} call(s) until cleared")
+    console.print(_armed_text(point, call))
+
+
+def _send(data: DataOption, call: faults.FaultCall) -> httpx.Response:
+    state = _state(data)
+    try:
+        return faults.send(data, state, call)
+    except (LabCallFailed, httpx.HTTPError, OSError) as exc:
+        console.print(f"[red]the lab's {call.party} is not reachable: {exc}[/red]")
+        raise typer.Exit(1) from exc
+
+
+def _armed_text(point: str, call: faults.FaultCall) -> str:
+    body = call.body or {}
+    count = f"{body.get('times') or 'every'} call(s) until cleared"
+    if point == "ca-refusing":
+        return f"{point}: the CA denies with 0x{body['hresult']:08X}, {count}"
+    if point == "ndes-caps":
+        return f"{point}: GetCACaps answers {', '.join(body.get('caps') or ['(no SHA-*)'])}"
+    if point == "ndes-template":
+        return f"{point}: {', '.join(f'{k}={v}' for k, v in body.items())}"
+    if point == "connector-crash":
+        return f"{point}: killed; `scep-lab up` restarts it in {body['restartAfterSeconds']} s"
+    return f"{point}: HTTP {body.get('status')}, {count}"
+
+
+def _expire(data: DataOption, point: str, yes: bool) -> None:
+    what = "the connector's identity" if point == "connector-cert-expired" else "NDES's RA"
+    if not yes and not typer.confirm(
+        f"move the lab's clock past the end of {what} certificate? It never goes back "
+        "(`scep-lab reset` starts over)"
+    ):
+        raise typer.Exit(1)
+    now = _call(data, "GET", "/lab/clock").json()["now"]
+    try:
+        seconds = faults.expiry_advance(data, _state(data), point, dt.datetime.fromisoformat(now))
+    except (OSError, httpx.HTTPError, KeyError, ValueError) as exc:
+        console.print(f"[red]cannot tell when {what} certificate expires: {exc}[/red]")
+        raise typer.Exit(1) from exc
+    if seconds > 0:
+        _show_clock(_call(data, "POST", "/lab/clock", {"advanceSeconds": seconds}))
+    console.print(f"{point}: {what} certificate is out of date by the lab's clock")
 
 
 @fault_app.command("list")
 def list_faults(data: DataOption) -> None:
-    answer = _call(data, "GET", "/lab/faults")
-    armed = answer.json() if answer.status_code == 200 else {}
+    """The armed faults of the cloud, the CA and NDES."""
+    armed = faults.armed(data, _state(data))
     for point, fault in armed.items():
-        typer.echo(f"{point}: HTTP {fault['status']}, {fault['times'] or 'until cleared'}")
-    if not armed:
+        typer.echo(f"{point}: {_fault_text(fault)}")
+    if all(isinstance(fault, str) for fault in armed.values()):
         typer.echo("no fault armed")
+
+
+def _fault_text(fault: object) -> str:
+    """A party's description of one armed fault, in a line."""
+    if isinstance(fault, list):  # ndes-caps
+        return "GetCACaps answers " + ", ".join(map(str, fault))
+    if not isinstance(fault, dict):
+        return str(fault)  # a party that could not be asked: why
+    if "hresult" in fault:
+        return f"HRESULT 0x{int(str(fault['hresult'])):08X}, {fault['times'] or 'until cleared'}"
+    if "status" in fault:
+        return f"HTTP {fault['status']}, {fault['times'] or 'until cleared'}"
+    return ", ".join(f"{key}={value}" for key, value in fault.items())
 
 
 @fault_app.command("clear")
 def clear(data: DataOption) -> None:
-    answer = _call(data, "DELETE", "/lab/faults")
-    if answer.status_code != 204:
-        console.print(f"[red]HTTP {answer.status_code}: {answer.text[:300]}[/red]")
+    """Clear the cloud's, the CA's and NDES's faults (a crash and the clock stay as they are)."""
+    failed = faults.clear(data, _state(data))
+    if failed:
+        console.print(f"[red]could not clear: {', '.join(failed)}[/red]")
         raise typer.Exit(1)
     console.print("faults cleared")
 

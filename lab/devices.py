@@ -29,7 +29,7 @@ from device_sim.settings import DeviceSettings
 
 from .challenge import LabCallFailed, admin_session
 from .commands import DataOption
-from .home import load_state, tls_root_path
+from .home import load_state, tls_root_path, trace_path
 from .seed import DEMO_DOMAIN
 
 devices_app = typer.Typer(
@@ -159,6 +159,7 @@ def enroll(
         concurrency=concurrency,
         retry_delay_seconds=2.0,
         key_pool=key_pool,
+        trace_dir=trace_path(data),
     )
     with Progress(
         TextColumn("devices"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),

@@ -40,6 +40,9 @@ class Ports:
     connector: int = 8091
     ndes_https: int = 8444
     """NDES over HTTPS (the NDES host's certificate): Android devices refuse plain HTTP."""
+    ndes_general: int = 8081
+    """A second NDES, with the one-time-password policy module (the general SCEP workflow),
+    beside the Intune one (`up --policy intune` only)."""
 
 
 @dataclass
@@ -70,13 +73,19 @@ class LabState:
     ndes_admin_user: str = "ndes-admin"
     ndes_admin_password: str = field(default_factory=lambda: secrets.token_urlsafe(12))
     host: str = "127.0.0.1"
+    hosts: dict[str, str] = field(default_factory=dict)
+    """A party's host name where it is not `host` (docker compose: the service names), by the
+    names of `Ports`."""
     ports: Ports = field(default_factory=Ports)
     policy: Policy = "intune"
     tenant: TenantState | None = None
+    other_tenant: TenantState | None = None
+    """Another tenant of the same cloud (Fabrikam Lab), for the cross-tenant scenario."""
 
     def url(self, party: str) -> str:
         scheme = "https" if party in ("cloud", "connector", "ndes_https") else "http"
-        return f"{scheme}://{self.host}:{getattr(self.ports, party)}"
+        host = self.hosts.get(party, self.host)
+        return f"{scheme}://{host}:{getattr(self.ports, party)}"
 
     @property
     def scep_url(self) -> str:
@@ -93,6 +102,11 @@ def state_path(data: Path) -> Path:
     return data / "lab.json"
 
 
+def trace_path(data: Path) -> Path:
+    """Where every party of the lab keeps its trace: `<party>.jsonl` each (see shared.trace)."""
+    return data / "trace"
+
+
 def tls_root_path(data: Path) -> Path:
     """The lab's public TLS root (what clients of the cloud trust, as they trust Microsoft's)."""
     return data / "pki" / "tls-root.pem"
@@ -106,10 +120,12 @@ def load_state(data: Path) -> LabState | None:
     ports = Ports(**_known(Ports, raw.pop("ports", None) or {}))
     tenant_raw = raw.pop("tenant", None)
     tenant = TenantState(**_known(TenantState, tenant_raw)) if tenant_raw else None
+    other_raw = raw.pop("other_tenant", None)
+    other = TenantState(**_known(TenantState, other_raw)) if other_raw else None
     raw.setdefault("format", 1)  # before the format was written down
     if raw.get("policy") not in POLICIES:
         raw.pop("policy", None)
-    return LabState(**_known(LabState, raw), ports=ports, tenant=tenant)
+    return LabState(**_known(LabState, raw), ports=ports, tenant=tenant, other_tenant=other)
 
 
 def _known(cls: type[Any], raw: dict[str, Any]) -> dict[str, Any]:

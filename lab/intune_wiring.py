@@ -28,7 +28,7 @@ from connector.settings import ConnectorSettings
 from connector.signin import sign_in
 from shared.pki import LabCert, LabPki
 
-from .home import LabState, tls_root_path
+from .home import LabState, tls_root_path, trace_path
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +68,7 @@ def connector_settings(data: Path, state: LabState, pki: LabPki) -> ConnectorSet
         ca_url=state.url("ca"),
         ca_admin_token=SecretStr(state.ca_admin_token),
         revocation_poll_seconds=REVOCATION_POLL_SECONDS,
+        trace_dir=trace_path(data),
     )
 
 

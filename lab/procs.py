@@ -87,6 +87,15 @@ def use_free_ports(ports: Ports) -> None:
 def lab_process(data: Path, *, policy: Policy = "otp", timeout: float = 90) -> Iterator[str]:
     """`scep-lab up --policy POLICY` on `data` with free ports; yields NDES's SCEP URL once
     everything is up."""
+    with lab_child(data, policy=policy, timeout=timeout) as (url, _):
+        yield url
+
+
+@contextlib.contextmanager
+def lab_child(
+    data: Path, *, policy: Policy = "otp", timeout: float = 90
+) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """`lab_process`, and the process too (to read its memory)."""
     from .home import load_or_create_state, save_state
 
     state = load_or_create_state(data)
@@ -98,12 +107,21 @@ def lab_process(data: Path, *, policy: Policy = "otp", timeout: float = 90) -> I
             wait_http(f"{state.url('ndes')}/health", timeout=timeout, proc=proc)
         except (RuntimeError, TimeoutError) as exc:
             raise RuntimeError(f"{exc}\n{(data / 'lab.log').read_text()[-3000:]}") from exc
-        yield state.scep_url
+        yield state.scep_url, proc
 
 
 @contextlib.contextmanager
 def scepserver_process(folder: Path, challenge: str, *, timeout: float = 30) -> Iterator[str]:
     """micromdm's scepserver (Debian package `scep`) with a fresh CA and a static challenge."""
+    with scepserver_child(folder, challenge, timeout=timeout) as (url, _):
+        yield url
+
+
+@contextlib.contextmanager
+def scepserver_child(
+    folder: Path, challenge: str, *, timeout: float = 30
+) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """`scepserver_process`, and the process too; its CA is `folder/depot/ca.pem`."""
     binary = shutil.which("scepserver")
     if binary is None:
         raise RuntimeError("scepserver is not installed (Debian package 'scep')")
@@ -122,4 +140,4 @@ def scepserver_process(folder: Path, challenge: str, *, timeout: float = 30) -> 
     with running(args, log=folder / "scepserver.log", cwd=folder) as proc:
         url = f"http://127.0.0.1:{port}/scep"
         wait_http(f"{url}?operation=GetCACaps", timeout=timeout, proc=proc)
-        yield url
+        yield url, proc

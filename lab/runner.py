@@ -4,19 +4,22 @@ Each party is an ordinary app from its own `create_app(settings)`, served with t
 configuration it would have alone (the cloud's HTTPS from `cloud_sim.serve`); this module only
 decides the settings (all state under one data folder) and serves the apps side by side. The
 cloud seeds the demo tenant as the last step of its start-up, so once it answers, the tenant is
-there and its credentials are in lab.json. The runner owns SIGINT and SIGTERM: the first stops
-every server gracefully, a second stops waiting.
+there and its credentials are in lab.json (and another tenant's, Fabrikam Lab's). Serving, the
+signals and the connector's crash-and-restart are `serving`'s.
+
+With `--policy intune`, a second NDES runs beside Intune's on its own port, with NDES's own
+one-time passwords (the general SCEP workflow), so every scenario runs against one `up`. Every
+party serves its lab-only API (`/lab/*`: faults, the connector's crash), behind its own
+credentials.
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
+import dataclasses
 import datetime as dt
 import logging
-import signal
-from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -36,29 +39,24 @@ from ndes_plugin.app import create_app as create_ndes
 from ndes_plugin.settings import NdesSettings
 from shared.clock import OffsetClock
 from shared.pki import LabCert, LabPki, build_lab_pki, default_lab_spec
-from shared.tls import server_context, uvicorn_tls_config
+from shared.tls import KEEP_ALIVE_SECONDS, server_context, uvicorn_tls_config
 
-from .home import LabState, TenantState, save_state
+from .home import LabState, TenantState, save_state, trace_path
 from .intune_wiring import (
     chain_file,
     connector_settings,
     policy_module_settings,
     sign_in_on_start,
 )
-from .seed import DemoTenant, seed_demo_tenant
+from .seed import DemoTenant, seed_demo_tenant, seed_other_tenant
+from .serving import Party, StartError, serve
+
+__all__ = ["Party", "StartError", "build_pki", "parties", "serve"]
 
 log = logging.getLogger(__name__)
 
 PKI_NOT_BEFORE = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
 """Fixed, so that the lab PKI is the same bytes for the same seed."""
-
-
-@dataclass(frozen=True)
-class Party:
-    name: str
-    url: str
-    config: uvicorn.Config
-    """How the party is served: its app, host and port, protocol and TLS."""
 
 
 def build_pki(data: Path, state: LabState) -> LabPki:
@@ -75,6 +73,7 @@ def cloud_settings(data: Path, state: LabState) -> CloudSettings:
         pki_dir=data / "pki",
         public_base_url=state.url("cloud"),
         tls=True,
+        trace_dir=trace_path(data),
     )
 
 
@@ -86,6 +85,8 @@ def ca_settings(data: Path, state: LabState) -> CaSettings:
         pki_dir=data / "pki",
         public_base_url=state.url("ca"),
         admin_token=SecretStr(state.ca_admin_token),
+        trace_dir=trace_path(data),
+        lab_api=True,
     )
 
 
@@ -108,7 +109,22 @@ def ndes_settings(data: Path, state: LabState, pki: LabPki) -> NdesSettings:
         # above the cloud's and the connector's own waits (SQLite's busy timeout is 30 s): a
         # slow verdict under load is still a verdict, not a timeout
         intune_timeout_seconds=45.0,
+        trace_dir=trace_path(data),
+        lab_api=True,
         **intune,
+    )
+
+
+def general_ndes_settings(data: Path, state: LabState, pki: LabPki) -> NdesSettings:
+    """The second NDES of `up --policy intune`: the same CA and template values, NDES's own
+    one-time passwords (the admin page with the lab's NDES credentials), its own RA keys."""
+    otp = ndes_settings(data, dataclasses.replace(state, policy="otp"), pki)
+    return otp.model_copy(
+        update={
+            "port": state.ports.ndes_general,
+            "data_dir": data / "ndes-general",
+            "trace_name": "ndes-general",
+        }
     )
 
 
@@ -127,13 +143,34 @@ def parties(data: Path, state: LabState, clock: OffsetClock | None = None) -> li
     ca_app = create_ca(ca_settings(data, state), clock=clock)
     ndes = ndes_settings(data, state, pki)
     intune: list[Party] = []
+    general: list[Party] = []
     if state.policy == "intune":
-        connector = connector_settings(data, state, pki)
-        connector_app = create_connector(connector, clock=clock)
-        sign_in_on_start(connector_app, connector, state)
-        connector_config = connector_uvicorn_config(connector_app, connector, log_level="warning")
-        connector_config.lifespan = "on"
-        intune.append(Party("connector", state.url("connector"), connector_config))
+        connector = connector_settings(data, state, pki).model_copy(update={"lab_api": True})
+
+        def build_connector() -> uvicorn.Config:
+            """A connector app from its data folder (again after a lab crash)."""
+            app = create_connector(connector, clock=clock)
+            sign_in_on_start(app, connector, state)
+            config = connector_uvicorn_config(app, connector, log_level="warning")
+            config.lifespan = "on"
+            return config
+
+        url = state.url("connector")
+        intune.append(Party("connector", url, build_connector(), rebuild=build_connector))
+        otp = general_ndes_settings(data, state, pki)
+        general.append(
+            Party(
+                "ndes-general",
+                state.url("ndes_general"),
+                _plain_config(
+                    create_ndes(otp, clock=clock),
+                    state.host,
+                    otp.port,
+                    http="h11",
+                    h11_max_incomplete_event_size=otp.max_request_head,
+                ),
+            )
+        )
     ndes_app = create_ndes(ndes, clock=clock)
     # IIS on the NDES host binds HTTP and HTTPS: one app, two servers; the HTTPS one starts
     # second and runs no lifespan of its own (the HTTP server's made the app's state)
@@ -165,16 +202,26 @@ def parties(data: Path, state: LabState, clock: OffsetClock | None = None) -> li
             ),
         ),
         Party("ndes-https", state.url("ndes_https"), ndes_https),
+        *general,
     ]
 
 
 def _plain_config(app: FastAPI, host: str, port: int, **options: Any) -> uvicorn.Config:
-    return uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="on", **options)
+    return uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        log_level="warning",
+        lifespan="on",
+        timeout_keep_alive=KEEP_ALIVE_SECONDS,
+        **options,
+    )
 
 
 def seed_on_start(app: FastAPI, data: Path, state: LabState, pki: LabPki) -> None:
-    """Make the cloud seed the demo tenant at the end of its start-up (its lifespan has made the
-    tables by then), and keep the tenant's facts and first-time secrets in lab.json."""
+    """Make the cloud seed the demo tenant and the other one at the end of its start-up (its
+    lifespan has made the tables by then), and keep the tenants' facts and first-time secrets
+    in lab.json."""
     inner = app.router.lifespan_context
 
     @contextlib.asynccontextmanager
@@ -189,6 +236,10 @@ def seed_on_start(app: FastAPI, data: Path, state: LabState, pki: LabPki) -> Non
                 now=context.clock.now(),
             )
             remember_tenant(state, tenant)
+            other = await seed_other_tenant(
+                context.sessions, pki=pki, scep_url=state.scep_url, now=context.clock.now()
+            )
+            state.other_tenant = tenant_state(state.other_tenant, other)
             save_state(data, state)
             yield value
 
@@ -196,9 +247,14 @@ def seed_on_start(app: FastAPI, data: Path, state: LabState, pki: LabPki) -> Non
 
 
 def remember_tenant(state: LabState, tenant: DemoTenant) -> None:
-    """Put the tenant's facts in `state`: its secrets when they are new, else the ones already
-    kept for that tenant (None if lab.json never saw them: the cloud keeps only hashes)."""
-    known = state.tenant if state.tenant and state.tenant.tenant_id == tenant.tenant_id else None
+    """Put the demo tenant's facts in `state` (see `tenant_state`)."""
+    state.tenant = tenant_state(state.tenant, tenant)
+
+
+def tenant_state(kept: TenantState | None, tenant: DemoTenant) -> TenantState:
+    """The tenant's facts: its secrets when they are new, else the ones already `kept` for that
+    tenant (None if lab.json never saw them: the cloud keeps only hashes)."""
+    known = kept if kept and kept.tenant_id == tenant.tenant_id else None
     passwords: tuple[str | None, str | None, str | None] = (None, None, None)
     if (new := tenant.secrets) is not None:
         passwords = (new.admin_password, new.operator_password, new.app_secret)
@@ -206,12 +262,12 @@ def remember_tenant(state: LabState, tenant: DemoTenant) -> None:
         passwords = (known.admin_password, known.operator_password, known.app_secret)
     else:
         log.warning(
-            "the demo tenant %s was made by an earlier lab.json: its passwords and secret are "
+            "the tenant %s was made by an earlier lab.json: its passwords and secret are "
             "unknown (delete the cloud folder of the data folder to make a new tenant)",
             tenant.tenant_id,
         )
     admin_password, operator_password, app_secret = passwords
-    state.tenant = TenantState(
+    return TenantState(
         tenant_id=tenant.tenant_id,
         domain=tenant.domain,
         display_name=tenant.display_name,
@@ -224,67 +280,3 @@ def remember_tenant(state: LabState, tenant: DemoTenant) -> None:
         operator_password=operator_password,
         app_secret=app_secret,
     )
-
-
-class _LabServer(uvicorn.Server):
-    @contextlib.contextmanager
-    def capture_signals(self) -> Iterator[None]:  # the runner owns the signals
-        yield
-
-
-START_TIMEOUT = 60.0
-"""Seconds a party may take to start (NDES asks the CA for its RA certificates)."""
-
-
-class StartError(RuntimeError):
-    pass
-
-
-async def serve(parties: list[Party], *, started: asyncio.Event | None = None) -> None:
-    """Serve every party until SIGINT/SIGTERM. Parties start in order, each once the previous
-    one is up (NDES asks the CA for its RA certificates at start; the cloud seeds its tenant)."""
-    servers: list[_LabServer] = []
-    stopping = asyncio.Event()
-
-    def stop() -> None:
-        stopping.set()
-        for server in servers:
-            server.force_exit = server.should_exit
-            server.should_exit = True
-
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop)
-    tasks: list[asyncio.Task[None]] = []
-    failed: list[str] = []
-
-    async def run(server: _LabServer, name: str) -> None:
-        try:
-            await server.serve()
-        except SystemExit:  # bind or lifespan failure
-            failed.append(name)
-            stop()
-
-    try:
-        for party in parties:
-            server = _LabServer(party.config)
-            servers.append(server)
-            tasks.append(asyncio.create_task(run(server, party.name)))
-            # uvicorn offers no event for "started"; poll its flag, bounded
-            deadline = loop.time() + START_TIMEOUT
-            while not server.started and not stopping.is_set() and not tasks[-1].done():
-                if loop.time() > deadline:
-                    failed.append(party.name)
-                    stop()
-                    break
-                await asyncio.sleep(0.02)
-            if failed or stopping.is_set():
-                break
-        if started is not None and not failed:
-            started.set()
-        await asyncio.gather(*tasks)
-    finally:
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.remove_signal_handler(sig)
-    if failed:
-        raise StartError(f"could not start: {', '.join(failed)} (is the port in use?)")

@@ -1,6 +1,7 @@
 """`scep-lab scenario list` (a line each: name, then what it shows) and `scep-lab scenario run
 NAME... | --all` against the running lab: each prints its steps and ends with PASS or FAIL and
-the reason; the exit code is 0 only when every verdict held."""
+the reason; the exit code is 0 only when every verdict held. `--all` leaves out the scenarios
+that move the lab's clock past a certificate's end for good (run them by name, last)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from rich.console import Console
 from .commands import DataOption
 from .home import load_state
 from .scenarios import SCENARIOS, Lab, run_scenario
+from .scenarios.base import FLEET_SIZE_ENV
 
 scenario_app = typer.Typer(help="Scenarios that end in a checked verdict.", no_args_is_help=True)
 console = Console()
@@ -21,7 +23,8 @@ console = Console()
 def list_scenarios() -> None:
     width = max(len(name) for name in SCENARIOS)
     for item in SCENARIOS.values():
-        typer.echo(f"{item.name:<{width}}  {item.description}")
+        mark = " (moves the clock for good: by name only, not in --all)" if item.for_good else ""
+        typer.echo(f"{item.name:<{width}}  {item.description}{mark}")
 
 
 @scenario_app.command("run")
@@ -29,6 +32,14 @@ def run(
     data: DataOption,
     names: Annotated[list[str] | None, typer.Argument(help="Scenario names.")] = None,
     all_scenarios: Annotated[bool, typer.Option("--all", help="Every scenario.")] = False,
+    fleet_size: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            max=5000,
+            help=f"Devices in the fleet scenario (default ${FLEET_SIZE_ENV} or 500).",
+        ),
+    ] = None,
 ) -> None:
     """Run scenarios against the running lab (`scep-lab up`, policy intune)."""
     state = load_state(data)
@@ -38,7 +49,8 @@ def run(
     if state.policy != "intune":
         console.print("these scenarios need the Intune policy: `scep-lab up --policy intune`")
         raise typer.Exit(2)
-    chosen = list(SCENARIOS) if all_scenarios else list(names or [])
+    every = [name for name, item in SCENARIOS.items() if not item.for_good]
+    chosen = every if all_scenarios else list(names or [])
     unknown = [name for name in chosen if name not in SCENARIOS]
     if unknown or not chosen:
         console.print(f"unknown scenario(s): {', '.join(unknown)}" if unknown else "name one")
@@ -48,6 +60,8 @@ def run(
         item = SCENARIOS[name]
         console.rule(f"{item.name}: {item.description}")
         lab = Lab(data, state, say=lambda text: console.print(f"  · {text}"))
+        if fleet_size is not None:
+            lab.fleet_size = fleet_size
         verdict = run_scenario(item, lab)
         if verdict.passed:
             console.print(

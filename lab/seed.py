@@ -1,13 +1,11 @@
-"""The demo tenant `scep-lab up` puts in the cloud, through the cloud's own service layers: what
-an Intune administrator would have set up before the first device enrols (DESIGN.md, flow 1).
+"""The tenants `scep-lab up` puts in the cloud, through the cloud's own service layers: what an
+Intune administrator would have set up before the first device enrols (DESIGN.md, flow 1).
 
-Contoso Lab (contoso-lab.onmicrosoft.com): an Intune Administrator and a Read Only Operator who
-can sign in; two hybrid users (mail, sAMAccountName, SID); a Windows laptop (alice), an iPhone
-(bob), a Mac (bob) and an Android phone (alice); per platform, trusted-certificate profiles for the
-enterprise root and issuing CA and a SCEP profile naming the issuing CA's, each assigned to the
-platform's group; and the app registration a third-party CA (or NDES's connector) uses to call
-the validation API. Object ids are derived from the tenant id, so the seed reads like a real
-tenant's but is found again; a second call on the same cloud creates nothing.
+Contoso Lab (contoso-lab.onmicrosoft.com), the demo tenant, and Fabrikam Lab, another tenant of
+the same cloud: their users, devices, groups and profiles are in `seed_plans`; each also gets
+the app registration a third-party CA (or NDES's connector) uses to call the validation API.
+Object ids are derived from the tenant id, so the seed reads like a real tenant's but is found
+again; a second call on the same cloud creates nothing.
 """
 
 from __future__ import annotations
@@ -28,18 +26,17 @@ from cloud_sim.domain.identity import GroupMember, MemberKind, Tenant, User, Use
 from cloud_sim.store.identity import create_tenant, directory, find_tenant
 from shared.pki import LabCert, LabPki
 
+from .seed_plans import DEMO, OTHER, SCEP_COMMON, TenantPlan
+
 log = logging.getLogger(__name__)
 
-DEMO_DOMAIN = "contoso-lab.onmicrosoft.com"
-DEMO_TENANT_NAME = "Contoso Lab"
-ADMIN_UPN = f"admin@{DEMO_DOMAIN}"
-OPERATOR_UPN = f"operator@{DEMO_DOMAIN}"
+DEMO_DOMAIN = DEMO.domain
+DEMO_TENANT_NAME = DEMO.display_name
+ADMIN_UPN = DEMO.admin_upn
+OPERATOR_UPN = DEMO.operator_upn
 APP_NAME = "Lab third-party CA"
 APP_PERMISSIONS = ("scep_challenge_provider", "Application.Read.All")
-_AD_DOMAIN_SID = "S-1-5-21-1004336348-1177238915-682003330"  # the lab's on-premises AD
-_AD_SUFFIX = "contoso-lab.local"
 _GRAPH = "#microsoft.graph."
-_CLIENT_AUTH = {"name": "Client Authentication", "objectIdentifier": "1.3.6.1.5.5.7.3.2"}
 
 
 @dataclass(frozen=True)
@@ -75,73 +72,6 @@ class DemoTenant:
     """Only from the call that made the tenant; None when it was there already."""
 
 
-# key, display name, roles, RID in the on-premises domain (None: a cloud-only administrator)
-_PEOPLE = (
-    ("admin", "Lab Administrator", ("Intune Administrator",), None),
-    ("operator", "Lab Operator", ("Read Only Operator",), None),
-    ("alice", "Alice Martin", (), 1105),
-    ("bob", "Bob Nguyen", (), 1106),
-)
-# key: display name, description, (member kind, member key) ...
-_GROUPS: Mapping[str, tuple[str, str, tuple[tuple[MemberKind, str], ...]]] = {
-    "windows": ("Lab Windows devices", "Windows PCs", ((MemberKind.DEVICE, "laptop"),)),
-    "ios": ("Lab iOS users", "Users with an iPhone", ((MemberKind.USER, "bob"),)),
-    "android": ("Lab Android users", "Users with an Android phone", ((MemberKind.USER, "alice"),)),
-}
-# key, primary user, managedDevice (Graph's names)
-_DEVICES: tuple[tuple[str, str, dict[str, str]], ...] = (
-    ("laptop", "alice", {"deviceName": "LAB-LAPTOP-01", "platform": "windows",
-     "osVersion": "10.0.22631.4890", "serialNumber": "5CD4281JQX", "wiFiMacAddress": "9C2DCD1A4E7B",
-     "fullyQualifiedDomainName": f"LAB-LAPTOP-01.{_AD_SUFFIX}"}),
-    ("iphone", "bob", {"deviceName": "LAB-IPHONE-01", "platform": "ios", "osVersion": "17.5.1",
-     "serialNumber": "F2LZK8XQN72Q", "imei": "356749112098761"}),
-    ("android", "alice", {"deviceName": "LAB-PIXEL-01", "platform": "android", "osVersion": "14",
-     "serialNumber": "39011FDJH004GZ", "imei": "353918056432814"}),
-    ("mac", "bob", {"deviceName": "LAB-MAC-01", "platform": "macos", "osVersion": "14.5",
-     "serialNumber": "C02ZK1YJMD6T"}),
-)  # fmt: skip
-_SCEP_COMMON = {
-    "extendedKeyUsages": [_CLIENT_AUTH],
-    "keySize": "size2048",
-    "hashAlgorithm": "sha2",
-    "certificateValidityPeriodValue": 1,
-    "certificateValidityPeriodScale": "years",
-    "renewalThresholdPercentage": 20,
-}
-# group, label, trusted-certificate type, SCEP type, SCEP profile name, its settings
-_PROFILES: tuple[tuple[str, str, str, str, str, dict[str, object]], ...] = (
-    ("windows", "Windows", "windows81", "windows81SCEPCertificateProfile",
-     "Lab device certificate (Windows)",
-     {"certificateType": "device", "subjectNameFormat": "custom",
-      "subjectNameFormatString": "CN={{DeviceName}}",
-      "customSubjectAlternativeNames": [
-          {"sanType": "domainNameService", "name": "{{FullyQualifiedDomainName}}"}],
-      "keyUsage": "keyEncipherment,digitalSignature",
-      "keyStorageProvider": "useTpmKspOtherwiseUseSoftwareKsp", "certificateStore": "machine"}),
-    ("ios", "iOS", "ios", "iosScepCertificateProfile", "Lab user certificate (iOS)",
-     {"certificateType": "user", "subjectNameFormat": "custom",
-      "subjectNameFormatString": "CN={{UserName}}",
-      "customSubjectAlternativeNames": [
-          {"sanType": "userPrincipalName", "name": "{{UserPrincipalName}}"},
-          {"sanType": "emailAddress", "name": "{{EmailAddress}}"}],
-      # signature only: NDES's MSCEP SignatureTemplate, the user template
-      "keyUsage": "digitalSignature"}),
-    ("ios", "macOS", "macOS", "macOSScepCertificateProfile", "Lab user certificate (macOS)",
-     {"certificateType": "user", "subjectNameFormat": "custom",
-      "subjectNameFormatString": "CN={{UserName}}",
-      "customSubjectAlternativeNames": [
-          {"sanType": "userPrincipalName", "name": "{{UserPrincipalName}}"}],
-      "keyUsage": "keyEncipherment,digitalSignature"}),
-    ("android", "Android", "androidWorkProfile", "androidWorkProfileScepCertificateProfile",
-     "Lab user certificate (Android work profile)",
-     {"certificateType": "user", "subjectNameFormat": "custom",
-      "subjectNameFormatString": "CN={{UserName}}",
-      "customSubjectAlternativeNames": [
-          {"sanType": "userPrincipalName", "name": "{{UserPrincipalName}}"}],
-      "keyUsage": "keyEncipherment,digitalSignature"}),
-)  # fmt: skip
-
-
 async def seed_demo_tenant(
     sessions: async_sessionmaker[AsyncSession],
     *,
@@ -154,54 +84,79 @@ async def seed_demo_tenant(
     `scep_url` is NDES's, written into the SCEP profiles (Android's get `scep_https_url` when
     given: its devices refuse plain HTTP); the trusted profiles carry the lab PKI's root and
     issuing CA."""
+    urls = {"android": scep_https_url or scep_url}
+    return await seed_tenant(sessions, DEMO, pki=pki, scep_url=scep_url, now=now, urls=urls)
+
+
+async def seed_other_tenant(
+    sessions: async_sessionmaker[AsyncSession], *, pki: LabPki, scep_url: str, now: dt.datetime
+) -> DemoTenant:
+    """Fabrikam Lab, another tenant of the same cloud (see `seed_plans`), as `seed_demo_tenant`
+    makes or finds Contoso."""
+    return await seed_tenant(sessions, OTHER, pki=pki, scep_url=scep_url, now=now)
+
+
+async def seed_tenant(
+    sessions: async_sessionmaker[AsyncSession],
+    plan: TenantPlan,
+    *,
+    pki: LabPki,
+    scep_url: str,
+    now: dt.datetime,
+    urls: Mapping[str, str] | None = None,
+) -> DemoTenant:
+    """Make the tenant `plan` describes in one transaction, or find it (by its domain) and
+    describe it. `urls`: another SCEP URL for a group's profiles."""
     async with sessions() as session, session.begin():
-        found = await find_tenant(session, DEMO_DOMAIN)
+        found = await find_tenant(session, plan.domain)
         if found is not None:
-            return await _describe(session, found)
-        urls = {"android": scep_https_url or scep_url}
-        made = await _create(session, pki, scep_url, now, urls)
-    log.info("seeded the demo tenant %s (%s)", made.tenant_id, DEMO_DOMAIN)
+            return await _describe(session, found, plan)
+        made = await _create(session, plan, pki, scep_url, now, urls or {})
+    log.info("seeded the tenant %s (%s)", made.tenant_id, plan.domain)
     return made
 
 
 async def _create(
     session: AsyncSession,
+    plan: TenantPlan,
     pki: LabPki,
     scep_url: str,
     now: dt.datetime,
     urls_by_group: Mapping[str, str],
 ) -> DemoTenant:
-    tenant = await create_tenant(session, display_name=DEMO_TENANT_NAME, default_domain=DEMO_DOMAIN)
+    tenant = await create_tenant(
+        session, display_name=plan.display_name, default_domain=plan.domain
+    )
     people = await directory(session, tenant.id)
     passwords = {"admin": _password(), "operator": _password()}
     users: dict[str, User] = {}
-    for key, name, roles, rid in _PEOPLE:
+    for key, name, roles, rid in plan.people:
         users[key] = await people.create_user(
-            user_principal_name=f"{key}@{DEMO_DOMAIN}",
+            user_principal_name=f"{key}@{plan.domain}",
             display_name=name,
             password=passwords.get(key),
             roles=roles,
             user_id=_id(tenant, "user", key),
-            **_on_premises(key, name, rid),
+            **_on_premises(plan, key, name, rid),
         )
-    actor = mgmt.Actor(users["admin"].id, ADMIN_UPN)
+    actor = mgmt.Actor(users["admin"].id, plan.admin_upn)
     devices = {key: await _device(session, tenant, key, users[user], body, actor, now)
-               for key, user, body in _DEVICES}  # fmt: skip
+               for key, user, body in plan.devices}  # fmt: skip
     members: dict[MemberKind, dict[str, str]] = {MemberKind.DEVICE: devices}
     members[MemberKind.USER] = {key: user.id for key, user in users.items()}
-    for key, (name, description, group_members) in _GROUPS.items():
+    for key, (name, description, group_members) in plan.groups.items():
         group = await people.create_group(
             name, description=description, group_id=_id(tenant, "group", key)
         )
         for kind, member in group_members:
             await people.add_member(group.id, GroupMember(kind, members[kind][member]))
-    for group_key, label, trusted_type, scep_type, scep_name, settings in _PROFILES:
+    for group_key, label, trusted_type, scep_type, scep_name, settings in plan.profiles:
         target = [mgmt.AssignmentTarget(_id(tenant, "group", group_key))]
         trusted = [
             await _trusted(session, tenant, pki, cert, label, trusted_type, actor, now)
             for cert in (LabCert.ROOT_CA, LabCert.ISSUING_CA)
         ]
-        body = {"@odata.type": _GRAPH + scep_type, "displayName": scep_name, **_SCEP_COMMON}
+        body = {"@odata.type": _GRAPH + scep_type, "displayName": scep_name, **SCEP_COMMON}
         url = urls_by_group.get(group_key, scep_url)
         body |= {**settings, "scepServerUrls": [url], "rootCertificate": trusted[-1]}
         scep = await mgmt.create_configuration(session, tenant.id, body, actor=actor, now=now)
@@ -213,10 +168,10 @@ async def _create(
         APP_NAME, permissions=APP_PERMISSIONS, app_id=_id(tenant, "app", APP_NAME)
     )
     made = DemoSecrets(passwords["admin"], passwords["operator"], app_secret)
-    return replace(await _describe(session, tenant), secrets=made)
+    return replace(await _describe(session, tenant, plan), secrets=made)
 
 
-async def _describe(session: AsyncSession, tenant: Tenant) -> DemoTenant:
+async def _describe(session: AsyncSession, tenant: Tenant, plan: TenantPlan) -> DemoTenant:
     people = await directory(session, tenant.id)
     devices = await mgmt.list_devices(session, tenant.id)
     profiles = await mgmt.list_configurations(session, tenant.id)
@@ -225,8 +180,8 @@ async def _describe(session: AsyncSession, tenant: Tenant) -> DemoTenant:
         tenant_id=tenant.id,
         display_name=tenant.display_name,
         domain=tenant.default_domain,
-        admin_upn=ADMIN_UPN,
-        operator_upn=OPERATOR_UPN,
+        admin_upn=plan.admin_upn,
+        operator_upn=plan.operator_upn,
         app_id=_id(tenant, "app", APP_NAME),
         app_name=APP_NAME,
         app_permissions=tuple(sorted(app.permissions)) if app else (),
@@ -287,14 +242,15 @@ async def _trusted(
     return made.id
 
 
-def _on_premises(key: str, name: str, rid: int | None) -> UserAttributes:
+def _on_premises(plan: TenantPlan, key: str, name: str, rid: int | None) -> UserAttributes:
     if rid is None:  # an administrator: cloud-only, licensed for Intune (a connector's sign-in
         return UserAttributes(intune_licensed=True)  # needs an administrator with a licence)
+    dc = ",".join(f"DC={part}" for part in plan.ad_suffix.split("."))
     return UserAttributes(
-        mail=f"{key}@{DEMO_DOMAIN}",
+        mail=f"{key}@{plan.domain}",
         on_premises_sam_account_name=key,
-        on_premises_security_identifier=f"{_AD_DOMAIN_SID}-{rid}",
-        on_premises_distinguished_name=f"CN={name},OU=Users,OU=Lab,DC=contoso-lab,DC=local",
+        on_premises_security_identifier=f"{plan.ad_domain_sid}-{rid}",
+        on_premises_distinguished_name=f"CN={name},OU=Users,OU=Lab,{dc}",
     )
 
 

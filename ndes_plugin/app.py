@@ -24,8 +24,9 @@ from fastapi.responses import JSONResponse
 
 from shared.clock import Clock, SystemClock
 from shared.pki import KeyFileError
+from shared.trace import TraceMiddleware, Tracer
 
-from . import admin, transport
+from . import admin, lab, transport
 from .ca import CaChain
 from .ca_http import HttpCertificateAuthority
 from .errors import CaError, CaUnavailable, NdesError, PolicyError, RaUnavailable
@@ -78,6 +79,7 @@ class HttpConnectorApi:
         tls: ConnectorTls | None,
         transport: httpx.AsyncBaseTransport | None = None,
         timeout: float = 10.0,
+        tracer: Tracer | None = None,
     ) -> None:
         if transport is None and tls is None:
             raise PolicyError(
@@ -85,12 +87,14 @@ class HttpConnectorApi:
                 "and NDES_INTUNE_CLIENT_KEY_PATH"
             )
         self._url, self._tls, self._transport, self._timeout = url, tls, transport, timeout
+        self._tracer = tracer or Tracer("policy-module")
         self._client: httpx.AsyncClient | None = None
 
     async def open(self) -> None:
         verify = self._tls.context() if self._transport is None and self._tls else True
+        transport = self._tracer.transport("connector", self._transport, verify=verify)
         self._client = httpx.AsyncClient(
-            base_url=self._url, transport=self._transport, verify=verify, timeout=self._timeout
+            base_url=self._url, transport=transport, timeout=self._timeout
         )
         log.info("Intune policy module: connector at %s", self._url)
 
@@ -125,6 +129,7 @@ def build_intune_policy(
         tls=tls,
         transport=transport,
         timeout=settings.intune_timeout_seconds,
+        tracer=Tracer("policy-module", settings.trace_dir),
     )
     return IntuneConnectorPolicy(api)
 
@@ -195,13 +200,14 @@ def create_app(
     settings would build."""
     the_clock: Clock = clock or SystemClock()
     next_ca = load_next_ca(settings.next_ca_cert_path)
+    tracer = Tracer(settings.trace_name, settings.trace_dir)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         ca = HttpCertificateAuthority(
             settings.ca_url,
             settings.ca_admin_token,
-            transport=ca_transport,
+            transport=tracer.transport("ca", ca_transport),
             timeout=settings.ca_timeout_seconds,
         )
         try:
@@ -249,12 +255,15 @@ def create_app(
     app.include_router(transport.router)
     app.include_router(admin.router)
     app.add_api_route("/health", health, methods=["GET"], include_in_schema=False)
+    if settings.lab_api:
+        lab.install(app, settings)
     paths = [
         transport.MSCEP_PATH,
         transport.PKICLIENT_PATH,
         transport.ADMIN_PATH,
         "/certsrv/mscep_admin/mscep.dll",
     ]
+    app.add_middleware(TraceMiddleware, tracer=tracer, default_peer="device")
     app.add_middleware(CaseInsensitivePaths, aliases=aliases_for(paths))
     return app
 

@@ -25,7 +25,7 @@ from dataclasses import dataclass, replace
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
-from shared import scep
+from shared import scep, trace, trace_fields
 from shared.api.ca import Disposition
 from shared.clock import Clock
 from shared.pki import CsrError, inspect_csr
@@ -88,6 +88,15 @@ class ScepService:
     def pending_count(self) -> int:
         return len(self._pending)
 
+    @property
+    def templates(self) -> TemplateMap:
+        return self._config.templates
+
+    def use_templates(self, templates: TemplateMap) -> None:
+        """The MSCEP template values from now on (NDES reads them from the registry when IIS
+        starts; the lab changes them at run time)."""
+        self._config = replace(self._config, templates=templates)
+
     def check_ra(self) -> None:
         if self._ra.expired(self._clock.now()):
             raise RaUnavailable("the RA certificates are out of date: restart NDES to renew them")
@@ -119,6 +128,11 @@ class ScepService:
                 hresult = codec_hresult(exc)
                 return self._fail(exc.context, exc.fail_info, hresult, str(exc))
         message = request.message
+        trace.annotate(
+            transaction_id=message.transaction_id,
+            message_type=trace_fields.SCEP_NAMES[message.message_type],
+            cms=trace_fields.pki_request(request),
+        )
         with transaction(message.transaction_id):
             log.info(
                 "%s from signer %s (%s)",
@@ -144,6 +158,7 @@ class ScepService:
             info = inspect_csr(csr_der)
         except CsrError as exc:
             return self._fail(ctx, FailInfo.BAD_REQUEST, HResult.E_INVALIDARG, str(exc))
+        trace.annotate(csr=trace_fields.csr(info))
         if not info.signature_valid:
             return self._fail(
                 ctx, FailInfo.BAD_MESSAGE_CHECK, HResult.NTE_BAD_SIGNATURE, "bad CSR signature"
@@ -244,6 +259,9 @@ class ScepService:
         if result.disposition is Disposition.ISSUED and result.certificate is not None:
             self._pending.remove(tid)
             cert = result.certificate
+            trace.annotate(
+                reply={"status": "SUCCESS", "certificate": trace_fields.certificate(cert)}
+            )
             await self._notify(record, X509SCEPDisposition.SUCCESS, HResult.S_OK, _der(cert))
             log.info("issued %X (CA request %d)", cert.serial_number, result.request_id)
             chain = result.chain or (self._ra.chain.issuing, self._ra.chain.root)
@@ -261,6 +279,7 @@ class ScepService:
                 self._pending.put(record)
                 await self._notify(record, X509SCEPDisposition.PENDING, result.hresult, None)
             log.info("CA request %d is pending", result.request_id)
+            trace.annotate(reply={"status": "PENDING", "ca_request": result.request_id})
             return scep.build_pending(ctx, ra_cert=self._ra.sign_cert, ra_key=self._ra.sign_key)
         self._pending.remove(tid)
         hresult = result.hresult or HResult.E_FAIL
@@ -295,6 +314,13 @@ class ScepService:
 
     def _fail(self, ctx: ReplyContext, fail_info: FailInfo, hresult: int, why: str) -> bytes:
         log.info("FAILURE %s, HRESULT 0x%08X: %s", fail_info.name, hresult & 0xFFFFFFFF, why)
+        code, info = hresult & 0xFFFFFFFF, trace_fields.fail_info_name(fail_info)
+        trace.annotate(
+            transaction_id=ctx.transaction_id,
+            outcome="refused",
+            reply={"status": "FAILURE", "fail_info": info, "hresult": code},
+            reason={"fail_info": info, "hresult": code, "detail": why},
+        )
         return scep.build_failure(
             ctx,
             fail_info,

@@ -39,10 +39,29 @@ class NdesSettings(BaseSettings):
 
     host: str = "127.0.0.1"
     port: int = 8080
+    https_port: int | None = Field(
+        default=None,
+        ge=1,
+        le=65535,
+        description="also serve HTTPS here (IIS's https binding; Android devices refuse plain "
+        "HTTP) with tls_cert_path and tls_key_path; unset: HTTP only",
+    )
+    tls_cert_path: Path | None = Field(
+        default=None, description="the NDES host's TLS certificate (PEM, its issuing CA after it)"
+    )
+    tls_key_path: Path | None = Field(default=None, description="its PEM private key")
     log_level: str = "INFO"
     data_dir: Path = Field(
         default=Path(".scep-lab/ndes"),
         description="RA keys (0600) and certificates, and the cached CA chain, as PEM",
+    )
+    trace_dir: Path | None = Field(
+        default=None,
+        description="append a trace event for each message sent or received to "
+        "<trace_dir>/ndes.jsonl (off when unset)",
+    )
+    trace_name: str = Field(
+        default="ndes", description="this NDES's name in the trace (two NDES servers: two names)"
     )
 
     ca_url: str = "http://127.0.0.1:8090"
@@ -107,6 +126,11 @@ class NdesSettings(BaseSettings):
     failure_text: bool = Field(
         default=False, description="add failInfoText with the reason to FAILUREs (NDES does not)"
     )
+    lab_api: bool = Field(
+        default=False,
+        description="serve /lab/faults (GetCACaps and the template values changed at run time), "
+        "behind the admin page's credentials: lab only",
+    )
 
     max_query: int = Field(default=65534, ge=1, description="longer query strings get 414")
     max_body: int = Field(default=65536, ge=1, description="larger POST bodies get 413")
@@ -132,6 +156,13 @@ class NdesSettings(BaseSettings):
     def _intune_implies_module(self) -> NdesSettings:
         if self.policy == "intune":
             self.intune_module_installed = True
+        return self
+
+    @model_validator(mode="after")
+    def _https_needs_a_certificate(self) -> NdesSettings:
+        missing = self.tls_cert_path is None or self.tls_key_path is None
+        if self.https_port is not None and missing:
+            raise ValueError("NDES_HTTPS_PORT needs NDES_TLS_CERT_PATH and NDES_TLS_KEY_PATH")
         return self
 
     @property

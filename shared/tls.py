@@ -98,6 +98,12 @@ def client_context(
     return context
 
 
+KEEP_ALIVE_SECONDS = 65
+"""How long a party keeps an idle connection open (uvicorn's default is 5 s, which is also
+httpx's: a client reusing a connection just as the server drops it gets "Server disconnected
+without sending a response". IIS keeps 120 s; 65 s is above every client of the lab's.)"""
+
+
 def uvicorn_tls_config(
     app: Any, *, host: str, port: int, context: ssl.SSLContext, log_level: str = "info"
 ) -> uvicorn.Config:
@@ -112,4 +118,5 @@ def uvicorn_tls_config(
         log_level=log_level,
         http=TlsScopeH11Protocol,
         ssl_context_factory=factory,
+        timeout_keep_alive=KEEP_ALIVE_SECONDS,
     )

@@ -13,8 +13,10 @@ import base64
 import binascii
 from typing import Annotated
 
+from cryptography import x509
 from fastapi import APIRouter, Depends, Query, Request
 
+from shared import trace, trace_fields
 from shared.api.ca import (
     Disposition,
     RequestResult,
@@ -59,13 +61,41 @@ async def submit(body: SubmitRequest, service: Service, caller: MaybeAdmin) -> R
     if not der_request:
         raise MalformedInput("request is empty")
     state = await service.submit(der_request, body.template, body.transaction_id, caller)
-    return request_result(state, service.authority)
+    result = request_result(state, service.authority)
+    _trace_result(result, template=body.template, transaction_id=body.transaction_id)
+    return result
 
 
 @router.get("/requests/{request_id}", response_model=RequestResult)
 async def get_request(request_id: int, service: Service) -> RequestResult:
     """A request's state now: a pending one reads ISSUED once approved, REVOKED once revoked."""
-    return request_result(await service.get(request_id), service.authority)
+    result = request_result(await service.get(request_id), service.authority)
+    _trace_result(result)
+    return result
+
+
+def _certificate_fields(b64: str | None) -> dict[str, object] | None:
+    if b64 is None:
+        return None
+    return trace_fields.certificate(x509.load_der_x509_certificate(base64.b64decode(b64)))
+
+
+def _trace_result(
+    result: RequestResult, *, template: str | None = None, transaction_id: str | None = None
+) -> None:
+    issued = result.disposition in (Disposition.ISSUED, Disposition.REVOKED)
+    trace.annotate(
+        transaction_id=transaction_id,
+        outcome=None if issued or result.disposition is Disposition.PENDING else "refused",
+        template=template,
+        request_id=result.request_id,
+        disposition=result.disposition.name,
+        serial=result.serial_number,
+        certificate=_certificate_fields(result.certificate),
+        reason={"hresult": result.hresult, "detail": result.disposition_message}
+        if result.hresult
+        else None,
+    )
 
 
 @router.get("/requests", response_model=list[RequestEntry])
@@ -106,6 +136,7 @@ async def deny(request_id: int, service: Service, admin: Admin) -> RequestResult
 async def revoke(body: RevokeRequest, service: Service, admin: Admin) -> RevokeResult:
     """Revoke by serial number (hex); the issuing CA's CRL is republished at once."""
     outcome = await service.revoke(body.serial_number, body.reason, by=admin)
+    trace.annotate(serial=outcome.serial, revoked=outcome.revoked)
     return RevokeResult(
         serial_number=outcome.serial,
         revoked=outcome.revoked,

@@ -16,6 +16,7 @@ from cryptography.hazmat.primitives import serialization
 from fastapi import APIRouter, Depends, HTTPException, Request
 from pydantic import BaseModel, ConfigDict, Field
 
+from shared import trace
 from shared.pki import LabCert
 
 from ..checkin import check_in
@@ -123,6 +124,13 @@ async def report_state(
     `removedProfiles` at check-in). 404 for a profile unknown in the tenant, 400 for one that
     is not a SCEP profile."""
     now = context.clock.now()
+    trace.annotate(
+        device_id=caller.device_id,
+        profile_id=body.profile_id,
+        state=str(body.state),
+        serial=body.serial_number,
+        hresult=None if body.h_result is None else body.h_result & 0xFFFFFFFF,
+    )
     try:
         if body.state in REMOVAL_STATES:
             await record_certificate_removal(

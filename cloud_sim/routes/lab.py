@@ -9,6 +9,7 @@ import datetime as dt
 from fastapi import APIRouter, HTTPException
 from pydantic import BaseModel, ConfigDict, Field
 
+from shared import trace
 from shared.clock import OffsetClock
 
 from ..auth import AdminCaller
@@ -44,6 +45,10 @@ async def challenge(
         raise HTTPException(404, str(exc)) from exc
     except (NotScepProfile, ProfileError) as exc:
         raise HTTPException(400, str(exc)) from exc
+    trace.annotate(
+        device={"id": issued.device_id},
+        challenges=[{"profile_id": issued.profile_id, "subject": issued.subject}],
+    )
     return {
         "challenge": issued.challenge,
         "deviceId": issued.device_id,

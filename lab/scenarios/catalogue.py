@@ -1,5 +1,5 @@
-"""The scenarios (issue 7's list, those a running `scep-lab up` can play; the others need
-processes the scenario would own — connector-restart — or platform set-ups still to come)."""
+"""The first scenarios of issue 7's list: the Intune workflow, the attacks it refuses, expiry by
+the virtual clock, cloud outages, retirement, renewal. The others are in the modules beside."""
 
 from __future__ import annotations
 
@@ -27,6 +27,8 @@ from .base import (
 )
 
 SERVER_AUTH = "1.3.6.1.5.5.7.3.1"
+LOST = 3
+"""Notifications the cloud loses in cloud-outage-during-notify."""
 
 
 def _folder() -> Path:
@@ -141,9 +143,11 @@ def outage_during_validate(lab: Lab) -> str:
 @scenario("cloud-outage-during-notify", "the report waits in the outbox and arrives once")
 def outage_during_notify(lab: Lab) -> str:
     found = lab.challenge(*WINDOWS)
+    lab.settle()
+    mark = lab.outbox_mark()
     with lab.admin() as client:
-        client.put("/lab/faults/notification", json={"status": 503, "times": 3})
-    lab.say("the cloud answers the next three notifications with HTTP 503")
+        client.put("/lab/faults/notification", json={"status": 503, "times": LOST})
+    lab.say(f"the cloud answers the next {LOST} notifications with HTTP 503")
     exchange = lab.enrol(found)
     expect(exchange.result.status is scep.PkiStatus.SUCCESS, "the device got no certificate")
     serial = f"{exchange.certificate.serial_number:x}"
@@ -152,7 +156,12 @@ def outage_during_notify(lab: Lab) -> str:
     expect(row["certificateThumbprint"].upper() == thumbprint, "the report names another cert")
     rows = [r for r in lab.report(WINDOWS[0]) if r.get("certificateSerialNumber") == serial]
     expect(len(rows) == 1, f"the report holds {len(rows)} rows for the certificate")
-    return "issued at once; reported after the retries, once"
+    tid = exchange.transaction_id
+    [entry] = [e for e in lab.outbox(mark)["entries"] if e["transactionId"] == tid]
+    expect(entry["deliveredAt"], "the connector's outbox does not show it delivered")
+    expect(entry["attempts"] == LOST + 1, f"the connector tried {entry['attempts']} times")
+    lab.say(f"the connector's outbox: delivered at attempt {entry['attempts']}")
+    return f"issued at once; reported after {LOST} lost attempts, once"
 
 
 @scenario("retire-and-revoke", "retire a device: revoked at the CA, in the CRL, removed")

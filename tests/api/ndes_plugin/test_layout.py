@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from tests.unit.test_layout import imported_packages
 
-TRANSPORT = {"app", "admin", "transport", "paths", "runtime", "ca_http", "__main__"}
+TRANSPORT = {"app", "admin", "lab", "transport", "paths", "runtime", "ca_http", "__main__"}
 FORBIDDEN = {"fastapi", "starlette", "httpx", "sqlalchemy", "uvicorn"}
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from lab.home import LAB_FORMAT, LabState, Ports, load_or_create_state, load_state, save_state
-from lab.runner import remember_tenant
+from lab.runner import remember_tenant, tenant_state
 from lab.seed import DemoSecrets, DemoTenant
 
 TENANT = DemoTenant(
@@ -42,6 +42,22 @@ def test_the_tenant_and_its_secrets_round_trip(tmp_path: Path) -> None:
         "admin-password",
         "app-secret",
     )
+
+
+def test_the_other_tenant_and_the_general_ndes_port_round_trip(tmp_path: Path) -> None:
+    state = LabState()
+    other = replace(TENANT, tenant_id="6f1c1f1e-0000-4000-8000-000000000002", secrets=SECRETS)
+    state.other_tenant = tenant_state(None, other)
+    state.ports.ndes_general = 18081
+    save_state(tmp_path, state)
+    loaded = load_state(tmp_path)
+    assert loaded == state
+    assert (
+        loaded.other_tenant is not None and loaded.other_tenant.admin_password == "admin-password"
+    )
+    assert loaded.url("ndes_general") == "http://127.0.0.1:18081"
+    kept = tenant_state(loaded.other_tenant, replace(other, secrets=None))  # found again
+    assert kept == loaded.other_tenant
 
 
 def test_a_second_up_keeps_the_secrets_of_the_first(caplog: pytest.LogCaptureFixture) -> None:

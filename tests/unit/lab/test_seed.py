@@ -15,7 +15,14 @@ from cloud_sim import management as mgmt
 from cloud_sim.domain import identity as domain
 from cloud_sim.store import create_tables
 from cloud_sim.store.identity import directory, group_ids_for
-from lab.seed import ADMIN_UPN, DEMO_DOMAIN, OPERATOR_UPN, DemoTenant, seed_demo_tenant
+from lab.seed import (
+    ADMIN_UPN,
+    DEMO_DOMAIN,
+    OPERATOR_UPN,
+    DemoTenant,
+    seed_demo_tenant,
+    seed_other_tenant,
+)
 from shared.db import create_engine
 from shared.pki import LabCert, LabPki, build_lab_pki, default_lab_spec
 
@@ -136,3 +143,33 @@ async def test_seeding_again_changes_nothing(sessions: Sessions, lab_pki: LabPki
         scep = [p for p in await mgmt.list_configurations(session, first.tenant_id) if p.scep]
     assert all(p.scep is not None and p.scep.scep_server_urls == (SCEP_URL,) for p in scep)
     assert len(events) == 4 + 12 + 12  # devices created, profiles created, profiles assigned
+
+
+async def test_the_other_tenant_stands_beside_the_demo_one(
+    sessions: Sessions, lab_pki: LabPki
+) -> None:
+    demo = await _seed(sessions, lab_pki)
+    other = await seed_other_tenant(sessions, pki=lab_pki, scep_url=SCEP_URL, now=NOW)
+    assert other.tenant_id != demo.tenant_id and other.domain == "fabrikam-lab.onmicrosoft.com"
+    assert [d.name for d in other.devices] == ["FAB-LAPTOP-01"]
+    assert {p.name for p in other.profiles} == {
+        "Lab Root CA (Windows)",
+        "Lab Issuing CA (Windows)",
+        "Fabrikam device certificate (Windows)",
+    }
+    assert other.secrets is not None
+    async with sessions() as session:
+        people = await directory(session, other.tenant_id)
+        admin = await people.authenticate_user(other.admin_upn, other.secrets.admin_password)
+        assert admin.roles == {domain.DirectoryRole.INTUNE_ADMINISTRATOR}
+        [device] = await mgmt.list_devices(session, other.tenant_id)
+        groups = await group_ids_for(
+            session, other.tenant_id, user_id=device.user_id, device_id=device.id
+        )
+        profiles = await mgmt.profiles_for_device(session, other.tenant_id, device.id, groups)
+        assert [p.kind for p in profiles][-1] == "scepCertificateProfile"
+        assert {p.id for p in profiles} <= {p.id for p in other.profiles}
+        with pytest.raises(domain.NotFound):  # Contoso's administrator is not Fabrikam's
+            await people.authenticate_user(ADMIN_UPN, other.secrets.admin_password)
+    again = await seed_other_tenant(sessions, pki=lab_pki, scep_url=SCEP_URL, now=NOW)
+    assert again.secrets is None and again == other
