@@ -12,7 +12,7 @@ import sys
 import uvicorn
 from pydantic import ValidationError
 
-from shared.clock import SystemClock
+from shared.clock import OffsetClock, SystemClock
 from shared.tls import KEEP_ALIVE_SECONDS
 
 from .app import create_app
@@ -35,7 +35,8 @@ def main() -> int:
         if not any(path.exists() for path in ca_files(pki_dir)):
             logger.info("no CA files in %s: building the lab PKI there", pki_dir)
             build_default_pki(pki_dir, settings.public_base_url, SystemClock().now())
-        app = create_app(settings)
+        # with the lab API, a clock `scep-lab clock advance` can move (PUT /lab/clock)
+        app = create_app(settings, clock=OffsetClock() if settings.lab_api else None)
     except CaConfigError as exc:
         print(f"ca_sim: {exc}", file=sys.stderr)
         return 2

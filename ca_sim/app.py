@@ -82,6 +82,7 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.settings = settings
+    app.state.clock = the_clock
     app.add_middleware(BodyLimit)
     app.add_middleware(TraceMiddleware, tracer=Tracer("ca", settings.trace_dir))
     app.include_router(ca.router)

@@ -23,6 +23,7 @@ import httpx
 import uvicorn
 from pydantic import ValidationError
 
+from shared.clock import OffsetClock
 from shared.pki import KeyFileError
 
 from .app import create_app
@@ -73,7 +74,8 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 2
-    uvicorn.Server(uvicorn_config(create_app(settings), settings)).run()
+    app = create_app(settings, clock=OffsetClock() if settings.lab_api else None)
+    uvicorn.Server(uvicorn_config(app, settings)).run()
     return 0
 
 

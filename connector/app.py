@@ -166,6 +166,7 @@ def create_app(
             await engine.dispose()
 
     app = FastAPI(title="Certificate Connector (lab)", lifespan=lifespan)
+    app.state.clock = clock
     if settings.lab_api:
         app.include_router(lab_router(require_policy_module))
     app.add_middleware(

@@ -25,6 +25,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.background import BackgroundTask
 from starlette.responses import JSONResponse
 
+from shared.lab_clock import add_clock_routes
+
 from .outbox import JsonObject
 from .store import OutboxEntry, SqlOutboxStore
 
@@ -91,6 +93,7 @@ def _entry(entry: OutboxEntry) -> dict[str, Any]:
 def lab_router(admit: Callable[..., Any]) -> APIRouter:
     """The lab routes, each behind `admit` (the dependency that lets the policy module in)."""
     router = APIRouter(prefix="/lab", tags=["Lab only"], dependencies=[Depends(admit)])
+    add_clock_routes(router)
     instance = uuid.uuid4().hex
     started = dt.datetime.now(dt.UTC).isoformat()
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import shutil
+from pathlib import Path
 from typing import Annotated
 
 import httpx
@@ -31,6 +32,7 @@ from . import faults
 from .challenge import LabCallFailed, admin_session
 from .commands import DataOption
 from .home import LabState, load_state, state_path
+from .lab_api import sync_clocks
 
 clock_app = typer.Typer(help="The running lab's virtual clock.", invoke_without_command=True)
 fault_app = typer.Typer(
@@ -92,7 +94,17 @@ def advance(
 ) -> None:
     """Move every party's clock forward (challenges expire, certificates come due)."""
     seconds = parse_duration(by)
-    _show_clock(_call(ctx.obj, "POST", "/lab/clock", {"advanceSeconds": seconds}))
+    _move(ctx.obj, seconds)
+
+
+def _move(data: Path, seconds: float) -> None:
+    """The cloud's clock first (it holds the lab's offset), then every other party's to match."""
+    answer = _call(data, "POST", "/lab/clock", {"advanceSeconds": seconds})
+    _show_clock(answer)
+    offset = answer.json().get("offsetSeconds")
+    if offset is not None:
+        for party, said in sync_clocks(data, _state(data), float(offset)).items():
+            typer.echo(f"  {party}: {said}")
 
 
 @fault_app.command("inject")
@@ -180,7 +192,7 @@ def _expire(data: DataOption, point: str, yes: bool) -> None:
         console.print(f"[red]cannot tell when {what} certificate expires: {exc}[/red]")
         raise typer.Exit(1) from exc
     if seconds > 0:
-        _show_clock(_call(data, "POST", "/lab/clock", {"advanceSeconds": seconds}))
+        _move(data, seconds)
     console.print(f"{point}: {what} certificate is out of date by the lab's clock")
 
 

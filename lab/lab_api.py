@@ -92,3 +92,32 @@ def crash_connector(data: Path, state: LabState, restart_after: float = 0.0) -> 
         answer.raise_for_status()
         body: dict[str, Any] = answer.json()
         return body
+
+
+CLOCK_PARTIES = ("ca", "ndes", "ndes_general", "connector")
+"""The parties besides the cloud whose clock `scep-lab clock advance` moves."""
+
+
+def sync_clocks(data: Path, state: LabState, offset_seconds: float) -> dict[str, str]:
+    """Give every party the cloud's clock offset (`PUT /lab/clock`; see shared.lab_clock): in
+    `scep-lab up` they share one clock already, in compose each catches up. What each answered."""
+    body = {"offsetSeconds": offset_seconds}
+    clients = {
+        "ca": lambda: ca_client(state),
+        "ndes": lambda: ndes_client(state, "ndes"),
+        "ndes_general": lambda: ndes_client(state, "ndes_general"),
+        "connector": lambda: connector_client(data, state),
+    }
+    said: dict[str, str] = {}
+    for party in CLOCK_PARTIES:
+        try:
+            with clients[party]() as client:
+                answer = client.put("/lab/clock", json=body)
+        except (httpx.HTTPError, OSError, KeyError, ValueError) as exc:
+            said[party] = f"not reached ({type(exc).__name__})"
+            continue
+        if answer.status_code == 200:
+            said[party] = f"{answer.json()['offsetSeconds'] / 60:.1f} min ahead"
+        else:
+            said[party] = f"HTTP {answer.status_code}: not moved"
+    return said

@@ -82,9 +82,10 @@ def trace(
 
 
 def find_transaction(events: list[TraceEvent], wanted: str) -> str:
-    """The transaction `wanted` names: itself, or the one transaction that starts with it."""
+    """The transaction `wanted` names: itself, or the one transaction that starts with it; a
+    correlation ID (a whole one) names the messages that carried it."""
     known = transactions(events)
-    if wanted in known:
+    if wanted in known or any(e.correlation_id == wanted for e in events):
         return wanted
     matches = [tx for tx in known if tx.startswith(wanted)]
     if len(matches) == 1:

@@ -17,6 +17,7 @@ from collections.abc import Iterator
 import uvicorn
 from fastapi import FastAPI
 
+from shared.clock import OffsetClock
 from shared.tls import KEEP_ALIVE_SECONDS, server_context, uvicorn_tls_config
 
 from .app import create_app
@@ -77,7 +78,7 @@ def main() -> int:
         level=settings.log_level.upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    app = create_app(settings)
+    app = create_app(settings, clock=OffsetClock() if settings.lab_api else None)
     # h11 with a larger request-head limit, so long GET PKIOperation URLs get in
     http = uvicorn.Config(
         app,

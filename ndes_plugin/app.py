@@ -252,6 +252,7 @@ def create_app(
         redoc_url=None,
         openapi_url=None,
     )
+    app.state.clock = the_clock
     app.include_router(transport.router)
     app.include_router(admin.router)
     app.add_api_route("/health", health, methods=["GET"], include_in_schema=False)

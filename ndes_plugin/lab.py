@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from shared import scep
+from shared.lab_clock import add_clock_routes
 
 from .admin import _authorised as admin_authorised
 from .runtime import NdesRuntime, runtime_of
@@ -63,6 +64,7 @@ def require_ndes_admin(request: Request) -> None:
 
 
 router = APIRouter(prefix="/lab", tags=["Lab only"], dependencies=[Depends(require_ndes_admin)])
+add_clock_routes(router)
 
 
 def _board(request: Request) -> LabCapsBoard:

@@ -38,6 +38,12 @@ class OffsetClock:
             self._offset += delta
         return self.now()
 
+    def advance_to(self, offset: dt.timedelta) -> dt.datetime:
+        """Make the offset `offset`, unless it is ahead already (it never goes back)."""
+        with self._lock:
+            self._offset = max(self._offset, offset)
+        return self.now()
+
     def now(self) -> dt.datetime:
         return dt.datetime.now(dt.UTC) + self._offset
 

@@ -11,10 +11,13 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from shared.lab_clock import add_clock_routes
+
 from ..faults import CaFaultBoard, CaFaultPoint
 from .auth import require_admin
 
 router = APIRouter(prefix="/lab", tags=["Lab only"], dependencies=[Depends(require_admin)])
+add_clock_routes(router)
 DOWN_PREFIX = "/ca/"
 """What "down" takes away: the request API (submit, status, revoke), not AIA and CDP."""
 

@@ -28,6 +28,7 @@ def _move_clock_past(lab: Lab, point: str) -> dt.datetime:
         seconds = faults.expiry_advance(lab.data, lab.state, point, now)
         moved = client.post("/lab/clock", json={"advanceSeconds": max(seconds, 1.0)})
     expect(moved.status_code == 200, f"the clock did not move: HTTP {moved.status_code}")
+    lab_api.sync_clocks(lab.data, lab.state, float(moved.json()["offsetSeconds"]))
     later = dt.datetime.fromisoformat(moved.json()["now"])
     lab.say(f"the lab's clock moves {seconds / 86400:.0f} days, to {later:%Y-%m-%d %H:%M}")
     return later

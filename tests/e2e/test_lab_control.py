@@ -48,6 +48,8 @@ def test_clock_fault_and_reset(tmp_path: Path) -> None:
         stale = _challenge(data)
         moved = scep_lab("clock", "--data", data, "advance", "61m")
         assert moved.returncode == 0 and "61.0 min ahead" in moved.stdout, moved.stdout
+        for party in ("ca", "ndes", "ndes_general", "connector"):  # one shared clock in `up`
+            assert f"  {party}: 61.0 min ahead" in moved.stdout, moved.stdout
         expired = _enrol(state.scep_url, stale)
         assert expired.status is scep.PkiStatus.FAILURE
         assert (expired.hresult or 0) & 0xFFFFFFFF == 0x80070057

@@ -18,7 +18,7 @@ from ca_sim.authority import Authority
 from ca_sim.faults import CaFaultBoard, CaFaultPoint
 from ca_sim.hresult import Hresult
 from shared.api.ca import Disposition
-from shared.clock import FixedClock
+from shared.clock import FixedClock, OffsetClock
 from shared.pki import LabPki, PrivateKey
 
 from .conftest import make_settings
@@ -115,3 +115,30 @@ async def test_the_lab_routes_need_the_token_and_the_lab_api(
     wrong = {"Authorization": "Bearer not-the-token"}
     assert (await lab_client.delete("/lab/faults", headers=wrong)).status_code == 403
     assert (await client.get("/lab/faults", headers=ADMIN)).status_code == 404  # lab API off
+
+
+async def test_the_clock_is_set_not_advanced_and_never_goes_back(
+    tmp_path: Path, lab_pki: LabPki, database_url: str, authority: Authority
+) -> None:
+    settings = make_settings(tmp_path, lab_pki, database_url).model_copy(update={"lab_api": True})
+    clock = OffsetClock()
+    app = create_app(settings, clock=clock, authority=authority)
+    async with (
+        LifespanManager(app) as manager,
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=manager.app), base_url=BASE_URL) as c,
+    ):
+        assert (await c.put("/lab/clock", json={"offsetSeconds": 60})).status_code == 401
+        for _ in range(2):  # the same offset twice: once, as parties sharing one clock see it
+            moved = await c.put("/lab/clock", json={"offsetSeconds": 3600}, headers=ADMIN)
+            assert moved.status_code == 200 and moved.json()["offsetSeconds"] == 3600
+        back = await c.put("/lab/clock", json={"offsetSeconds": 60}, headers=ADMIN)
+        assert back.json()["offsetSeconds"] == 3600
+        bad = await c.put("/lab/clock", json={"offsetSeconds": -1}, headers=ADMIN)
+        assert bad.status_code == 400 or bad.status_code == 422
+    assert clock.offset.total_seconds() == 3600
+
+
+async def test_a_system_clock_cannot_be_moved(lab_client: httpx.AsyncClient) -> None:
+    answer = await lab_client.put("/lab/clock", json={"offsetSeconds": 60}, headers=ADMIN)
+    assert answer.status_code == 409
+    assert (await lab_client.get("/lab/clock", headers=ADMIN)).json()["movable"] is False
