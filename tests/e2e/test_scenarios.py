@@ -14,7 +14,7 @@ from lab.scenarios import SCENARIOS
 from tests.support.labproc import new_lab, scep_lab, start_up, stop_up
 
 pytestmark = pytest.mark.e2e
-FLEET_SIZE = "30"
+FLEET_SIZE = "12"
 """The fleet scenario's devices here (500 by default): every platform, in reasonable time."""
 
 
