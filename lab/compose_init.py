@@ -45,8 +45,8 @@ from shared.pki import LabCert, LabPki, build_lab_pki, default_lab_spec
 from .commands import DataOption
 from .home import LAB_FORMAT, LabState, load_or_create_state, load_state, save_state
 from .intune_wiring import NDES_HOST, chain_file, policy_module_thumbprint
-from .runner import PKI_NOT_BEFORE, remember_tenant, tenant_state
-from .seed import DemoTenant, seed_demo_tenant, seed_other_tenant
+from .runner import PKI_NOT_BEFORE, seed_tenants
+from .seed import DemoTenant
 
 S = TypeVar("S", bound=BaseSettings)
 compose_app = typer.Typer(
@@ -98,18 +98,7 @@ async def seed_cloud(settings: CloudSettings, state: LabState, pki: LabPki) -> D
     try:
         await create_tables(engine)
         sessions = async_sessionmaker(engine, expire_on_commit=False)
-        now = SystemClock().now()
-        tenant = await seed_demo_tenant(
-            sessions,
-            pki=pki,
-            scep_url=state.scep_url,
-            scep_https_url=state.scep_https_url,
-            now=now,
-        )
-        remember_tenant(state, tenant)
-        other = await seed_other_tenant(sessions, pki=pki, scep_url=state.scep_url, now=now)
-        state.other_tenant = tenant_state(state.other_tenant, other)
-        return tenant
+        return await seed_tenants(sessions, state, pki, SystemClock().now())
     finally:
         await engine.dispose()
 

@@ -81,10 +81,8 @@ def _run_acts(data: Path, say: Callable[[str], None]) -> dict[str, Act]:
         colour = "green" if verdict.passed else "red"
         word = "PASS" if verdict.passed else "FAIL"
         console.print(f"[{colour}]{word}[/{colour}] {item.name}: {verdict.reason}")
-        events = read_events(trace_path(data))
-        new = [tx for tx in transactions(events) if tx not in before]
-        mine = [e for tx in new for e in timeline(events, tx)]
-        acts[name] = Act(verdict, new, mine)
+        new = [tx for tx in transactions(read_events(trace_path(data))) if tx not in before]
+        acts[name] = Act(verdict, new, [])  # its events: below, once the reports are in
     # the connector reports an issuance from its outbox, a moment after the device has it
     deadline = time.monotonic() + REPORT_WAIT
     while True:

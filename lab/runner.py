@@ -26,6 +26,7 @@ from typing import Any
 import uvicorn
 from fastapi import FastAPI
 from pydantic import SecretStr
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ca_sim.app import create_app as create_ca
 from ca_sim.settings import CaSettings
@@ -228,22 +229,29 @@ def seed_on_start(app: FastAPI, data: Path, state: LabState, pki: LabPki) -> Non
     async def lifespan(app: FastAPI) -> AsyncIterator[Any]:
         async with inner(app) as value:
             context: CloudContext = app.state.cloud
-            tenant = await seed_demo_tenant(
-                context.sessions,
-                pki=pki,
-                scep_url=state.scep_url,
-                scep_https_url=state.scep_https_url,
-                now=context.clock.now(),
-            )
-            remember_tenant(state, tenant)
-            other = await seed_other_tenant(
-                context.sessions, pki=pki, scep_url=state.scep_url, now=context.clock.now()
-            )
-            state.other_tenant = tenant_state(state.other_tenant, other)
+            await seed_tenants(context.sessions, state, pki, context.clock.now())
             save_state(data, state)
             yield value
 
     app.router.lifespan_context = lifespan
+
+
+async def seed_tenants(
+    sessions: async_sessionmaker[AsyncSession], state: LabState, pki: LabPki, now: dt.datetime
+) -> DemoTenant:
+    """The demo tenant and the other one in the cloud's database (or the ones already there),
+    their facts kept in `state`. Returns the demo tenant."""
+    tenant = await seed_demo_tenant(
+        sessions,
+        pki=pki,
+        scep_url=state.scep_url,
+        scep_https_url=state.scep_https_url,
+        now=now,
+    )
+    remember_tenant(state, tenant)
+    other = await seed_other_tenant(sessions, pki=pki, scep_url=state.scep_url, now=now)
+    state.other_tenant = tenant_state(state.other_tenant, other)
+    return tenant
 
 
 def remember_tenant(state: LabState, tenant: DemoTenant) -> None:

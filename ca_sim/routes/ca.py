@@ -13,10 +13,9 @@ import base64
 import binascii
 from typing import Annotated
 
-from cryptography import x509
 from fastapi import APIRouter, Depends, Query, Request
 
-from shared import trace, trace_fields
+from shared import trace
 from shared.api.ca import (
     Disposition,
     RequestResult,
@@ -27,7 +26,7 @@ from shared.api.ca import (
 
 from ..errors import MalformedInput
 from ..records import RequestQuery
-from ..service import CaService
+from ..service import CaService, RequestState
 from .auth import optional_admin, require_admin
 from .models import RequestEntry, request_entry, request_result
 
@@ -62,36 +61,38 @@ async def submit(body: SubmitRequest, service: Service, caller: MaybeAdmin) -> R
         raise MalformedInput("request is empty")
     state = await service.submit(der_request, body.template, body.transaction_id, caller)
     result = request_result(state, service.authority)
-    _trace_result(result, template=body.template, transaction_id=body.transaction_id)
+    _trace_result(state, result)
     return result
 
 
 @router.get("/requests/{request_id}", response_model=RequestResult)
 async def get_request(request_id: int, service: Service) -> RequestResult:
     """A request's state now: a pending one reads ISSUED once approved, REVOKED once revoked."""
-    result = request_result(await service.get(request_id), service.authority)
-    _trace_result(result)
+    state = await service.get(request_id)
+    result = request_result(state, service.authority)
+    _trace_result(state, result)
     return result
 
 
-def _certificate_fields(b64: str | None) -> dict[str, object] | None:
-    if b64 is None:
-        return None
-    return trace_fields.certificate(x509.load_der_x509_certificate(base64.b64decode(b64)))
-
-
-def _trace_result(
-    result: RequestResult, *, template: str | None = None, transaction_id: str | None = None
-) -> None:
+def _trace_result(state: RequestState, result: RequestResult) -> None:
+    """What the trace says of a request's state: from the records, nothing decoded again."""
+    record, cert = state.record, state.certificate
     issued = result.disposition in (Disposition.ISSUED, Disposition.REVOKED)
     trace.annotate(
-        transaction_id=transaction_id,
+        transaction_id=record.transaction_id,
         outcome=None if issued or result.disposition is Disposition.PENDING else "refused",
-        template=template,
+        template=record.template,
         request_id=result.request_id,
         disposition=result.disposition.name,
         serial=result.serial_number,
-        certificate=_certificate_fields(result.certificate),
+        certificate=None
+        if cert is None
+        else {
+            "subject": cert.subject,
+            "serial": cert.serial,
+            "not_before": cert.not_before.isoformat(),
+            "not_after": cert.not_after.isoformat(),
+        },
         reason={"hresult": result.hresult, "detail": result.disposition_message}
         if result.hresult
         else None,

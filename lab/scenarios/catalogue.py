@@ -10,6 +10,7 @@ from pathlib import Path
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 
+from device_sim.device import Installed
 from device_sim.persona import Platform
 from shared import scep
 from shared.clock import OffsetClock
@@ -47,12 +48,18 @@ def _refused_and_nothing_issued(lab: Lab, changes: dict[str, object], what: str)
     return f"refused (0x{E_INVALIDARG:08X}), nothing reached the CA, the report shows the failure"
 
 
-@scenario("device-certificate", "a Windows device gets its device certificate through Intune")
-def device_certificate(lab: Lab) -> str:
-    device = lab.device(WINDOWS[0], Platform.WINDOWS, _folder())
+def _one_installed(lab: Lab, name: str, platform: Platform) -> Installed:
+    """The device checks in and installs the one certificate its profile asks for."""
+    device = lab.device(name, platform, _folder())
     [outcome] = lab.run_device(device)
     expect(outcome.state == "installed", f"the device ended {outcome.state}: {outcome.detail}")
     [installed] = device.installed.values()
+    return installed
+
+
+@scenario("device-certificate", "a Windows device gets its device certificate through Intune")
+def device_certificate(lab: Lab) -> str:
+    installed = _one_installed(lab, WINDOWS[0], Platform.WINDOWS)
     row = lab.wait("the installed report", lambda: lab.row_for(WINDOWS[0], installed.serial))
     expect(row["certificateIssuanceState"] == "installed", "the report does not say installed")
     subject = installed.certificate.subject.rfc4514_string()
@@ -61,10 +68,7 @@ def device_certificate(lab: Lab) -> str:
 
 @scenario("user-certificate", "an iPhone gets a user certificate with UPN and e-mail SANs")
 def user_certificate(lab: Lab) -> str:
-    device = lab.device(IOS[0], Platform.IOS, _folder())
-    [outcome] = lab.run_device(device)
-    expect(outcome.state == "installed", f"the device ended {outcome.state}: {outcome.detail}")
-    [installed] = device.installed.values()
+    installed = _one_installed(lab, IOS[0], Platform.IOS)
     san = installed.certificate.extensions.get_extension_for_class(x509.SubjectAlternativeName)
     emails = san.value.get_values_for_type(x509.RFC822Name)
     others = san.value.get_values_for_type(x509.OtherName)
