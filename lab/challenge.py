@@ -49,14 +49,15 @@ def _one(client: httpx.Client, path: str, name: str, what: str) -> str:
 
 
 @contextlib.contextmanager
-def admin_session(data: Path, state: LabState) -> Iterator[httpx.Client]:
-    """An HTTPS client of the lab's cloud, signed in as the demo tenant's administrator."""
+def admin_session(data: Path, state: LabState, party: str = "admin") -> Iterator[httpx.Client]:
+    """An HTTPS client of the lab's cloud, signed in as the demo tenant's administrator.
+    `party`: who its calls are in the trace (the console's reads: "console", not recorded)."""
     tenant = state.tenant
     if tenant is None or tenant.admin_password is None:
         raise LabCallFailed("this lab.json has no administrator credentials (run `scep-lab up`)")
     verify = ssl.create_default_context(cafile=str(tls_root_path(data)))
     with httpx.Client(
-        base_url=state.url("cloud"), verify=verify, timeout=30, headers={PARTY_HEADER: "admin"}
+        base_url=state.url("cloud"), verify=verify, timeout=30, headers={PARTY_HEADER: party}
     ) as client:
         token = client.post(
             token_path(tenant.tenant_id),

@@ -9,6 +9,7 @@ import typer
 from . import __version__, challenge, commands, info
 from .bench import bench_app
 from .compose_init import compose_app
+from .console.command import console
 from .control import clock_app, fault_app, reset
 from .demo import demo
 from .devices import devices_app
@@ -34,6 +35,7 @@ app.command()(commands.otp)
 app.command()(info.info)
 app.command()(challenge.challenge)
 app.command()(trace)
+app.command()(console)
 
 
 def _version(value: bool) -> None:

@@ -141,8 +141,8 @@ def status(data: DataOption) -> None:
     table.add_column("URL")
     table.add_column("health")
     healthy = True
-    for party in ("cloud", "ca", "connector", "ndes"):
-        if party == "connector" and state.policy != "intune":
+    for party in ("cloud", "ca", "connector", "ndes", "ndes_general", "console"):
+        if party in ("connector", "ndes_general") and state.policy != "intune":
             continue
         url = state.url(party)
         try:

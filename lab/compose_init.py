@@ -62,6 +62,7 @@ COMPOSE_HOSTS = {
     "connector": NDES_HOST,
     "ndes_https": NDES_HOST,
     "ndes_general": "ndes-general",
+    "console": "console",
 }
 """Each party's host on the compose network (docker-compose.yml: service names and aliases)."""
 

@@ -18,11 +18,11 @@ party's lab API.
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 import shutil
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any, TypeVar
 
 import httpx
 import typer
@@ -32,7 +32,6 @@ from . import faults
 from .challenge import LabCallFailed, admin_session
 from .commands import DataOption
 from .home import LabState, load_state, state_path
-from .lab_api import sync_clocks
 
 clock_app = typer.Typer(help="The running lab's virtual clock.", invoke_without_command=True)
 fault_app = typer.Typer(
@@ -40,6 +39,7 @@ fault_app = typer.Typer(
     no_args_is_help=True,
 )
 console = Console()
+T = TypeVar("T")
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
@@ -99,12 +99,26 @@ def advance(
 
 def _move(data: Path, seconds: float) -> None:
     """The cloud's clock first (it holds the lab's offset), then every other party's to match."""
-    answer = _call(data, "POST", "/lab/clock", {"advanceSeconds": seconds})
-    _show_clock(answer)
-    offset = answer.json().get("offsetSeconds")
-    if offset is not None:
-        for party, said in sync_clocks(data, _state(data), float(offset)).items():
-            typer.echo(f"  {party}: {said}")
+    _show_moved(*_lab_call(lambda state: faults.advance_clock(data, state, seconds), data))
+
+
+def _lab_call(call: Callable[[LabState], T], data: Path) -> T:
+    try:
+        return call(_state(data))
+    except httpx.HTTPStatusError as exc:
+        console.print(f"[red]HTTP {exc.response.status_code}: {exc.response.text[:300]}[/red]")
+        raise typer.Exit(1) from exc
+    except (LabCallFailed, httpx.HTTPError) as exc:
+        console.print(f"[red]the lab's cloud is not reachable: {exc}[/red]")
+        raise typer.Exit(1) from exc
+
+
+def _show_moved(body: dict[str, Any], said: dict[str, str]) -> None:
+    offset = body.get("offsetSeconds")
+    ahead = f"{offset / 60:.1f} min ahead of real time" if offset is not None else "system clock"
+    typer.echo(f"{body['now']}  ({ahead})")
+    for party, text in said.items():
+        typer.echo(f"  {party}: {text}")
 
 
 @fault_app.command("inject")
@@ -152,7 +166,7 @@ def inject(
     if answer.status_code not in (200, 202, 204):
         console.print(f"[red]HTTP {answer.status_code}: {answer.text[:300]}[/red]")
         raise typer.Exit(1)
-    console.print(_armed_text(point, call))
+    console.print(faults.armed_text(point, call))
 
 
 def _send(data: DataOption, call: faults.FaultCall) -> httpx.Response:
@@ -164,20 +178,6 @@ def _send(data: DataOption, call: faults.FaultCall) -> httpx.Response:
         raise typer.Exit(1) from exc
 
 
-def _armed_text(point: str, call: faults.FaultCall) -> str:
-    body = call.body or {}
-    count = f"{body.get('times') or 'every'} call(s) until cleared"
-    if point == "ca-refusing":
-        return f"{point}: the CA denies with 0x{body['hresult']:08X}, {count}"
-    if point == "ndes-caps":
-        return f"{point}: GetCACaps answers {', '.join(body.get('caps') or ['(no SHA-*)'])}"
-    if point == "ndes-template":
-        return f"{point}: {', '.join(f'{k}={v}' for k, v in body.items())}"
-    if point == "connector-crash":
-        return f"{point}: killed; `scep-lab up` restarts it in {body['restartAfterSeconds']} s"
-    return f"{point}: HTTP {body.get('status')}, {count}"
-
-
 def _expire(data: DataOption, point: str, yes: bool) -> None:
     what = "the connector's identity" if point == "connector-cert-expired" else "NDES's RA"
     if not yes and not typer.confirm(
@@ -185,14 +185,12 @@ def _expire(data: DataOption, point: str, yes: bool) -> None:
         "(`scep-lab reset` starts over)"
     ):
         raise typer.Exit(1)
-    now = _call(data, "GET", "/lab/clock").json()["now"]
     try:
-        seconds = faults.expiry_advance(data, _state(data), point, dt.datetime.fromisoformat(now))
-    except (OSError, httpx.HTTPError, KeyError, ValueError) as exc:
+        moved = _lab_call(lambda state: faults.expire(data, state, point), data)
+    except (OSError, KeyError, ValueError) as exc:
         console.print(f"[red]cannot tell when {what} certificate expires: {exc}[/red]")
         raise typer.Exit(1) from exc
-    if seconds > 0:
-        _move(data, seconds)
+    _show_moved(*moved)
     console.print(f"{point}: {what} certificate is out of date by the lab's clock")
 
 
@@ -201,22 +199,9 @@ def list_faults(data: DataOption) -> None:
     """The armed faults of the cloud, the CA and NDES."""
     armed = faults.armed(data, _state(data))
     for point, fault in armed.items():
-        typer.echo(f"{point}: {_fault_text(fault)}")
+        typer.echo(f"{point}: {faults.fault_text(fault)}")
     if all(isinstance(fault, str) for fault in armed.values()):
         typer.echo("no fault armed")
-
-
-def _fault_text(fault: object) -> str:
-    """A party's description of one armed fault, in a line."""
-    if isinstance(fault, list):  # ndes-caps
-        return "GetCACaps answers " + ", ".join(map(str, fault))
-    if not isinstance(fault, dict):
-        return str(fault)  # a party that could not be asked: why
-    if "hresult" in fault:
-        return f"HRESULT 0x{int(str(fault['hresult'])):08X}, {fault['times'] or 'until cleared'}"
-    if "status" in fault:
-        return f"HTTP {fault['status']}, {fault['times'] or 'until cleared'}"
-    return ", ".join(f"{key}={value}" for key, value in fault.items())
 
 
 @fault_app.command("clear")

@@ -212,7 +212,14 @@ def explain(event: TraceEvent) -> str | None:
 def payload_lines(data: Mapping[str, Any]) -> list[tuple[int, str, str]]:
     """A decoded payload as (depth, key, text) lines, a list of records as "-" lines, and
     nothing secret: no password, token or challenge; a challenge ID only as a fingerprint."""
-    return _lay(_shown("", dict(data)), 0)
+    return _lay(shown(data), 0)
+
+
+def shown(data: Mapping[str, Any]) -> dict[str, Any]:
+    """A decoded payload as it may be shown: the same nesting, nothing secret (see
+    `payload_lines`), HRESULTs in hex and failInfo by name."""
+    laid: dict[str, Any] = _shown("", dict(data))
+    return laid
 
 
 def _lay(data: dict[str, Any], depth: int) -> list[tuple[int, str, str]]:

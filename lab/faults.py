@@ -28,7 +28,7 @@ from connector.settings import IDENTITY_CERT_FILE
 
 from .challenge import admin_session
 from .home import LabState
-from .lab_api import ca_client, connector_client, ndes_client
+from .lab_api import ca_client, connector_client, ndes_client, sync_clocks
 
 CLOUD_POINTS = ("validation", "notification")
 CA_POINTS = ("ca-refusing", "ca-down")
@@ -41,6 +41,50 @@ CERTSRV_E_TEMPLATE_DENIED = 0x80094012
 """ca-refusing's default: the template's permissions do not let the requester enrol (what an
 NDES service account without Enroll on the template meets)."""
 PAST_EXPIRY = dt.timedelta(hours=1)
+
+
+@dataclass(frozen=True)
+class Point:
+    """A fault point as the command line's help and the console's form present it."""
+
+    name: str
+    party: str
+    help: str
+    options: tuple[str, ...] = ()
+    """The options of `fault_call` it takes."""
+
+
+POINT_INFO: dict[str, Point] = {
+    p.name: p
+    for p in (
+        Point(
+            "validation",
+            "cloud",
+            "the cloud's validation answers an HTTP error",
+            ("status", "times"),
+        ),
+        Point(
+            "notification",
+            "cloud",
+            "the cloud's success/failure notifications answer an HTTP error",
+            ("status", "times"),
+        ),
+        Point(
+            "ca-refusing", "ca", "the CA denies every request with an HRESULT", ("hresult", "times")
+        ),
+        Point("ca-down", "ca", "the CA's request API answers a 5xx", ("status", "times")),
+        Point("ndes-caps", "ndes", "NDES's GetCACaps answers other keywords", ("caps",)),
+        Point("ndes-template", "ndes", "NDES's MSCEP template values change", ("template", "slot")),
+        Point(
+            "connector-crash",
+            "connector",
+            "the connector dies as with kill -9; `up` restarts it",
+            ("restart_after",),
+        ),
+        Point("connector-cert-expired", "clock", "the clock passes the connector identity's end"),
+        Point("ra-expired", "clock", "the clock passes the end of NDES's RA certificates"),
+    )
+}
 
 
 class FaultError(ValueError):
@@ -109,28 +153,29 @@ def fault_call(
     raise FaultError(f"unknown fault point {point!r}; one of {', '.join(POINTS)}")
 
 
-def send(data: Path, state: LabState, call: FaultCall) -> httpx.Response:
+def send(data: Path, state: LabState, call: FaultCall, caller: str = "admin") -> httpx.Response:
+    """Make `call`; `caller`: who it is in the trace."""
     if call.party == "cloud":
-        with admin_session(data, state) as client:
+        with admin_session(data, state, caller) as client:
             return client.request(call.method, call.path, json=call.body)
     if call.party == "connector":
-        with connector_client(data, state) as client:
+        with connector_client(data, state, caller) as client:
             return client.request(call.method, call.path, json=call.body)
     if call.party not in ("ca", "ndes"):
         raise FaultError(f"no lab API at {call.party!r}")
-    manager = ca_client(state) if call.party == "ca" else ndes_client(state)
+    manager = ca_client(state, caller) if call.party == "ca" else ndes_client(state, caller=caller)
     with manager as client:
         return client.request(call.method, call.path, json=call.body)
 
 
-def armed(data: Path, state: LabState) -> dict[str, object]:
+def armed(data: Path, state: LabState, caller: str = "admin") -> dict[str, object]:
     """Every armed fault, by the party's name for it (`validation`, `ca-refusing`, `ndes-caps`),
     as the party describes it (a JSON value); a party that cannot be asked gives
     `<party>: <why>` (a string) instead."""
     found: dict[str, object] = {}
     for party, prefix in (("cloud", ""), ("ca", "ca-"), ("ndes", "ndes-")):
         try:
-            answer = send(data, state, FaultCall(party, "GET", "/lab/faults"))
+            answer = send(data, state, FaultCall(party, "GET", "/lab/faults"), caller)
         except (httpx.HTTPError, OSError, RuntimeError) as exc:
             found[party] = f"not reachable ({type(exc).__name__})"
             continue
@@ -172,3 +217,64 @@ def expiry_advance(data: Path, state: LabState, point: str, now: dt.datetime) ->
     else:
         raise FaultError(f"{point} is not a clock point")
     return max(0.0, (not_after + PAST_EXPIRY - now).total_seconds())
+
+
+def lab_clock(data: Path, state: LabState) -> dict[str, Any]:
+    """The cloud's clock (`GET /lab/clock`): `now` and `offsetSeconds`."""
+    with admin_session(data, state) as client:
+        answer = client.get("/lab/clock")
+    answer.raise_for_status()
+    body: dict[str, Any] = answer.json()
+    return body
+
+
+def advance_clock(
+    data: Path, state: LabState, seconds: float
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """Move the cloud's clock (it holds the lab's offset) by `seconds`, then every other
+    party's to match. The cloud's answer, and what each other party said."""
+    with admin_session(data, state) as client:
+        answer = client.post("/lab/clock", json={"advanceSeconds": seconds})
+    answer.raise_for_status()
+    body: dict[str, Any] = answer.json()
+    offset = body.get("offsetSeconds")
+    said = sync_clocks(data, state, float(offset)) if offset is not None else {}
+    return body, said
+
+
+def expire(data: Path, state: LabState, point: str) -> tuple[dict[str, Any], dict[str, str]]:
+    """A clock point: move the lab's clock an hour past the certificate's end (not at all if
+    it is already). The clock's answer and the other parties', as `advance_clock`."""
+    now = dt.datetime.fromisoformat(lab_clock(data, state)["now"])
+    seconds = expiry_advance(data, state, point, now)
+    if seconds <= 0:
+        return lab_clock(data, state), {}
+    return advance_clock(data, state, seconds)
+
+
+def armed_text(point: str, call: FaultCall) -> str:
+    """What a user is told once `call` armed `point`."""
+    body = call.body or {}
+    count = f"{body.get('times') or 'every'} call(s) until cleared"
+    if point == "ca-refusing":
+        return f"{point}: the CA denies with 0x{body['hresult']:08X}, {count}"
+    if point == "ndes-caps":
+        return f"{point}: GetCACaps answers {', '.join(body.get('caps') or ['(no SHA-*)'])}"
+    if point == "ndes-template":
+        return f"{point}: {', '.join(f'{k}={v}' for k, v in body.items())}"
+    if point == "connector-crash":
+        return f"{point}: killed; `scep-lab up` restarts it in {body['restartAfterSeconds']} s"
+    return f"{point}: HTTP {body.get('status')}, {count}"
+
+
+def fault_text(fault: object) -> str:
+    """A party's description of one armed fault, in a line."""
+    if isinstance(fault, list):  # ndes-caps
+        return "GetCACaps answers " + ", ".join(map(str, fault))
+    if not isinstance(fault, dict):
+        return str(fault)  # a party that could not be asked: why
+    if "hresult" in fault:
+        return f"HRESULT 0x{int(str(fault['hresult'])):08X}, {fault['times'] or 'until cleared'}"
+    if "status" in fault:
+        return f"HTTP {fault['status']}, {fault['times'] or 'until cleared'}"
+    return ", ".join(f"{key}={value}" for key, value in fault.items())

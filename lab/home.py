@@ -43,6 +43,8 @@ class Ports:
     ndes_general: int = 8081
     """A second NDES, with the one-time-password policy module (the general SCEP workflow),
     beside the Intune one (`up --policy intune` only)."""
+    console: int = 8000
+    """The lab console: the web page that draws the trace, the trust map and the Intune side."""
 
 
 @dataclass

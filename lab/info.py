@@ -42,6 +42,7 @@ def urls(state: LabState) -> dict[str, str]:
         "ndes_scep": state.scep_url,
         "ndes_admin": f"{state.url('ndes')}/certsrv/mscep_admin/",
         "ca": state.url("ca"),
+        "console": state.url("console"),
     }
 
 
@@ -113,6 +114,7 @@ def credentials_table(data: Path, state: LabState) -> Table:
     table.add_row("PKI connector service", links["pki_connector_service"])
     table.add_row("NDES SCEP URL", links["ndes_scep"])
     table.add_row("CA", links["ca"])
+    table.add_row("lab console", links["console"] + "/")
     table.add_row("trust (TLS root)", str(tls_root_path(data)))
     return table
 

@@ -20,24 +20,29 @@ from shared.trace import PARTY_HEADER
 from .home import LabState
 
 TIMEOUT = 30.0
-LAB = {PARTY_HEADER: "admin"}
-"""Who the lab's own calls are in the trace."""
 CA_PAGE = 1000
 """The CA lists at most this many requests a call."""
 
 
 @contextlib.contextmanager
-def ca_client(state: LabState) -> Iterator[httpx.Client]:
-    headers = {"authorization": f"Bearer {state.ca_admin_token}", **LAB}
+def ca_client(state: LabState, party: str = "admin") -> Iterator[httpx.Client]:
+    """`party`: who the calls are in the trace (the console's reads are "console", unrecorded)."""
+    headers = {"authorization": f"Bearer {state.ca_admin_token}", PARTY_HEADER: party}
     with httpx.Client(base_url=state.url("ca"), headers=headers, timeout=TIMEOUT) as client:
         yield client
 
 
 @contextlib.contextmanager
-def ndes_client(state: LabState, party: str = "ndes") -> Iterator[httpx.Client]:
-    """`party`: "ndes" (Intune's) or "ndes_general" (the one-time-password NDES)."""
+def ndes_client(
+    state: LabState, party: str = "ndes", caller: str = "admin"
+) -> Iterator[httpx.Client]:
+    """`party`: "ndes" (Intune's) or "ndes_general" (the one-time-password NDES); `caller`: who
+    the calls are in the trace."""
     auth = (state.ndes_admin_user, state.ndes_admin_password)
-    with httpx.Client(base_url=state.url(party), auth=auth, headers=LAB, timeout=TIMEOUT) as client:
+    headers = {PARTY_HEADER: caller}
+    with httpx.Client(
+        base_url=state.url(party), auth=auth, headers=headers, timeout=TIMEOUT
+    ) as client:
         yield client
 
 
@@ -52,18 +57,19 @@ def policy_module_context(data: Path) -> ssl.SSLContext:
 
 
 @contextlib.contextmanager
-def connector_client(data: Path, state: LabState) -> Iterator[httpx.Client]:
+def connector_client(data: Path, state: LabState, party: str = "admin") -> Iterator[httpx.Client]:
     verify = policy_module_context(data)
+    headers = {PARTY_HEADER: party}
     with httpx.Client(
-        base_url=state.url("connector"), verify=verify, headers=LAB, timeout=TIMEOUT
+        base_url=state.url("connector"), verify=verify, headers=headers, timeout=TIMEOUT
     ) as client:
         yield client
 
 
-def ca_requests(state: LabState, offset: int = 0) -> list[dict[str, Any]]:
+def ca_requests(state: LabState, offset: int = 0, party: str = "admin") -> list[dict[str, Any]]:
     """The CA database's requests from number `offset` on (oldest first), every page."""
     found: list[dict[str, Any]] = []
-    with ca_client(state) as client:
+    with ca_client(state, party) as client:
         while True:
             answer = client.get(
                 "/ca/requests", params={"limit": str(CA_PAGE), "offset": str(offset + len(found))}

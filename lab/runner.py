@@ -42,6 +42,7 @@ from shared.clock import OffsetClock
 from shared.pki import LabCert, LabPki, build_lab_pki, default_lab_spec
 from shared.tls import KEEP_ALIVE_SECONDS, server_context, uvicorn_tls_config
 
+from .console.app import create_app as create_console
 from .home import LabState, TenantState, save_state, trace_path
 from .intune_wiring import (
     chain_file,
@@ -204,7 +205,18 @@ def parties(data: Path, state: LabState, clock: OffsetClock | None = None) -> li
         ),
         Party("ndes-https", state.url("ndes_https"), ndes_https),
         *general,
+        Party(
+            "console", state.url("console"), console_config(data, state.host, state.ports.console)
+        ),
     ]
+
+
+def console_config(data: Path, host: str, port: int) -> uvicorn.Config:
+    """The lab console (lab.console): a page's live stream stays open, so the server gives open
+    connections two seconds when it stops rather than waiting for the browser to go."""
+    config = _plain_config(create_console(data), host, port)
+    config.timeout_graceful_shutdown = 2
+    return config
 
 
 def _plain_config(app: FastAPI, host: str, port: int, **options: Any) -> uvicorn.Config:

@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import logging
 import signal
+import socket
 from collections.abc import Callable, Coroutine, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -51,6 +52,14 @@ class _LabServer(uvicorn.Server):
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:  # the runner owns the signals
         yield
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        """An app that holds responses open (the console's live stream) is told first, through
+        `app.state.closing`, so that they end before uvicorn waits for its connections."""
+        closing = getattr(getattr(self.config.app, "state", None), "closing", None)
+        if callable(closing):
+            closing()
+        await super().shutdown(sockets)
 
 
 class _Supervisor:

@@ -253,8 +253,8 @@ def transaction_rows(events: Sequence[TraceEvent], limit: int = 20) -> list[dict
             {
                 "at": chosen[0].at if chosen else "",
                 "transaction_id": tx,
-                "subject": _subject(chosen),
-                "outcome": _final(chosen),
+                "subject": subject_of(chosen),
+                "outcome": final_outcome(chosen),
             }
         )
     return rows
@@ -277,7 +277,7 @@ def render_list(console: Console, events: Sequence[TraceEvent]) -> None:
     console.print(table)
 
 
-def _subject(events: Sequence[TraceEvent]) -> str:
+def subject_of(events: Sequence[TraceEvent]) -> str:
     for event in events:
         summary = _dict(event.summary)
         for found in (
@@ -291,7 +291,7 @@ def _subject(events: Sequence[TraceEvent]) -> str:
     return ""
 
 
-def _final(events: Sequence[TraceEvent]) -> str:
+def final_outcome(events: Sequence[TraceEvent]) -> str:
     codes = [e.reason.get("intune_code") for e in events if _dict(e.reason).get("intune_code")]
     code = f" · {codes[-1]}" if codes else ""
     replies = [_dict(_dict(e.summary).get("reply")).get("status") for e in events]

@@ -51,7 +51,13 @@ def _refused_and_nothing_issued(lab: Lab, changes: dict[str, object], what: str)
 def _one_installed(lab: Lab, name: str, platform: Platform) -> Installed:
     """The device checks in and installs the one certificate its profile asks for."""
     device = lab.device(name, platform, _folder())
-    [outcome] = lab.run_device(device)
+    outcomes = lab.run_device(device)
+    expect(
+        len(outcomes) == 1,
+        f"{name} was handed {len(outcomes)} profiles, not one: is it retired, or out of its "
+        "group? (`scep-lab reset` and `up` start a fresh lab)",
+    )
+    [outcome] = outcomes
     expect(outcome.state == "installed", f"the device ended {outcome.state}: {outcome.detail}")
     [installed] = device.installed.values()
     return installed

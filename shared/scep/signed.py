@@ -56,9 +56,14 @@ def to_asn1_cert(cert: x509.Certificate) -> asn1_x509.Certificate:
 
 
 def from_asn1_cert(cert: asn1_x509.Certificate) -> x509.Certificate:
+    """A certificate of a SignedData. A serial number that is not positive is refused here
+    (RFC 5280 forbids it; cryptography warns now and will refuse it in a later release)."""
     try:
+        serial = cert["tbs_certificate"]["serial_number"].native
+        if serial <= 0:
+            raise DecodeError(f"certificate in SignedData has a serial number of {serial}")
         return x509.load_der_x509_certificate(cert.dump())
-    except (ValueError, x509.InvalidVersion) as exc:
+    except (ValueError, TypeError, KeyError, x509.InvalidVersion) as exc:
         raise DecodeError(f"certificate in SignedData does not parse: {exc}") from exc
 
 

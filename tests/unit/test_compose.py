@@ -131,7 +131,8 @@ def test_a_party_service_runs_python_m_of_a_party(service: str) -> None:
 
 
 @pytest.mark.parametrize(
-    ("service", "words"), [*ONE_SHOTS.items(), ("scenarios", ["scenario", "run"])]
+    ("service", "words"),
+    [*ONE_SHOTS.items(), ("scenarios", ["scenario", "run"]), ("console", ["console"])],
 )
 def test_a_lab_service_runs_a_scep_lab_command_that_exists(service: str, words: list[str]) -> None:
     command = SERVICES[service]["command"]
@@ -142,7 +143,18 @@ def test_a_lab_service_runs_a_scep_lab_command_that_exists(service: str, words: 
         commands = getattr(found, "commands", {})  # a group's subcommands
         assert word in commands, f"scep-lab has no command {' '.join(words)}"
         found = commands[word]
-    assert SERVICES[service]["restart"] == "no"
+    restart = "unless-stopped" if service == "console" else "no"  # the console is a server
+    assert SERVICES[service]["restart"] == restart
+
+
+def test_the_console_serves_the_labs_port_for_the_host_to_open() -> None:
+    console = SERVICES["console"]
+    assert console["command"] == ["scep-lab", "console", "--host", "0.0.0.0"]
+    [mapping] = console["ports"]
+    address, outside, inside = interpolate(mapping).rsplit(":", 2)
+    assert address == "127.0.0.1" and int(outside) == int(inside) == Ports().console
+    assert f"'http://localhost:{Ports().console}/health'" in console["healthcheck"]["test"][3]
+    assert "lab:/data/intune-scep-lab" in console["volumes"]  # the trace and lab.json
 
 
 def test_the_scenarios_service_runs_every_scenario_on_demand() -> None:

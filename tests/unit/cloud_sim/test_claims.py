@@ -54,33 +54,34 @@ def claims_body(**changes: Any) -> dict[str, Any]:
     return body
 
 
-@pytest.mark.parametrize(
-    "payload",
-    [
-        b"garbage",
-        b"\xff\xfe not utf-8",
-        b"[1, 2, 3]",
-        b'"a string"',
-        b"{}",
-        json.dumps({k: v for k, v in claims_body().items() if k != "deviceId"}).encode(),
-        json.dumps(claims_body(extra="field")).encode(),
-        json.dumps(claims_body(keyLength="2048")).encode(),
-        json.dumps(claims_body(keyLength=True)).encode(),
-        json.dumps(claims_body(userId=7)).encode(),
-        json.dumps(claims_body(sans=[["dns"]])).encode(),
-        json.dumps(claims_body(sans=[["ip", "10.0.0.1"]])).encode(),
-        json.dumps(claims_body(ekus=["not an oid"])).encode(),
-        json.dumps(claims_body(keyUsage=["crl_sign"])).encode(),
-        json.dumps(claims_body(keyUsage=[])).encode(),
-        json.dumps(claims_body(hashAlgorithm="md5")).encode(),
-        json.dumps(claims_body(version=2)).encode(),
-        json.dumps(claims_body(issuedAt="yesterday")).encode(),
-        json.dumps(claims_body(issuedAt="2026-03-01T11:50:00")).encode(),  # naive
-        json.dumps(claims_body(expiresAt="2026-03-01T11:00:00Z")).encode(),  # before issuedAt
-        json.dumps(claims_body(subject="not a name")).encode(),
-        json.dumps(claims_body(tenantId="")).encode(),
-    ],
-)
+GARBAGE = [
+    b"garbage",
+    b"\xff\xfe not utf-8",
+    b"[1, 2, 3]",
+    b'"a string"',
+    b"{}",
+    json.dumps({k: v for k, v in claims_body().items() if k != "deviceId"}).encode(),
+    json.dumps(claims_body(extra="field")).encode(),
+    json.dumps(claims_body(keyLength="2048")).encode(),
+    json.dumps(claims_body(keyLength=True)).encode(),
+    json.dumps(claims_body(userId=7)).encode(),
+    json.dumps(claims_body(sans=[["dns"]])).encode(),
+    json.dumps(claims_body(sans=[["ip", "10.0.0.1"]])).encode(),
+    json.dumps(claims_body(ekus=["not an oid"])).encode(),
+    json.dumps(claims_body(keyUsage=["crl_sign"])).encode(),
+    json.dumps(claims_body(keyUsage=[])).encode(),
+    json.dumps(claims_body(hashAlgorithm="md5")).encode(),
+    json.dumps(claims_body(version=2)).encode(),
+    json.dumps(claims_body(issuedAt="yesterday")).encode(),
+    json.dumps(claims_body(issuedAt="2026-03-01T11:50:00")).encode(),  # naive
+    json.dumps(claims_body(expiresAt="2026-03-01T11:00:00Z")).encode(),  # before issuedAt
+    json.dumps(claims_body(subject="not a name")).encode(),
+    json.dumps(claims_body(tenantId="")).encode(),
+]
+"""Claims that are not claims (ids by position: some carry a fresh challenge ID each run)."""
+
+
+@pytest.mark.parametrize("payload", GARBAGE, ids=[f"garbage-{i}" for i in range(len(GARBAGE))])
 def test_signed_and_encrypted_garbage_is_a_deserialization_error(
     keys: ChallengeKeys, payload: bytes
 ) -> None:

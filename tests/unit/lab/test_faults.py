@@ -98,7 +98,7 @@ def lab_dir(tmp_path: Path) -> Path:
 def sent(monkeypatch: pytest.MonkeyPatch) -> list[FaultCall]:
     calls: list[FaultCall] = []
 
-    def send(data: Path, state: LabState, call: FaultCall) -> httpx.Response:
+    def send(data: Path, state: LabState, call: FaultCall, caller: str = "admin") -> httpx.Response:
         calls.append(call)
         return httpx.Response(202 if call.party == "connector" else 204)
 
@@ -147,7 +147,7 @@ def test_list_reads_every_party(lab_dir: Path, monkeypatch: pytest.MonkeyPatch) 
         "ndes": {"caps": ["DES3", "AES"], "templates": {"generalPurpose": "Foo"}},
     }
 
-    def send(data: Path, state: LabState, call: FaultCall) -> httpx.Response:
+    def send(data: Path, state: LabState, call: FaultCall, caller: str = "admin") -> httpx.Response:
         return httpx.Response(200, json=answers[call.party])
 
     monkeypatch.setattr(faults, "send", send)

@@ -80,6 +80,19 @@ def test_flipped_bytes_never_crash(setup: Setup, good: bytes, position: int, val
     assert request.csr_der == setup.csr_der
 
 
+@pytest.mark.parametrize("serial", [0, -5])
+def test_a_signer_certificate_with_a_serial_that_is_not_positive_is_malformed(
+    setup: Setup, good: bytes, serial: int
+) -> None:
+    """Found by the flipped-bytes test: RFC 5280 forbids it; cryptography warns about it now and
+    will refuse it later, so it is refused here, as malformed, today."""
+    info = cms.ContentInfo.load(good)
+    [certificate] = info["content"]["certificates"]
+    certificate.chosen["tbs_certificate"]["serial_number"] = serial
+    with pytest.raises(scep.DecodeError, match="serial number"):
+        _open(setup, bytes(info.dump(force=True)))
+
+
 def test_enveloped_data_at_the_outer_layer(setup: Setup, good: bytes) -> None:
     env = signed.verify(good).content
     assert env is not None

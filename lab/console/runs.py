@@ -1,0 +1,128 @@
+"""Scenario runs started from the console: one at a time, each in a thread of its own (a
+scenario is blocking code that calls the parties over HTTP, as `scep-lab scenario run` does),
+every step and the verdict pushed to the open pages as it happens."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import threading
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from shared.trace import read_events, transactions
+
+from ..home import load_state, trace_path
+from ..scenarios import SCENARIOS, Lab, run_scenario
+from .live import Hub
+
+KEPT = 50
+"""Finished runs remembered (newest)."""
+
+
+class RunRefused(Exception):
+    """The run cannot start: `status` is the HTTP status that says why."""
+
+    def __init__(self, status: int, detail: str) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.detail = detail
+
+
+@dataclasses.dataclass
+class Run:
+    id: str
+    scenario: str
+    started: str
+    state: str = "running"
+    steps: list[str] = dataclasses.field(default_factory=list)
+    reason: str | None = None
+    seconds: float | None = None
+    transactions: list[str] = dataclasses.field(default_factory=list)
+
+    def json(self) -> dict[str, Any]:
+        return dataclasses.asdict(self) | {"steps": list(self.steps)}
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.UTC).isoformat()
+
+
+class Runs:
+    def __init__(self, data: Path, hub: Hub, fleet_size: int | None = None) -> None:
+        self.data = data
+        self.hub = hub
+        self.fleet_size = fleet_size
+        self._runs: dict[str, Run] = {}
+        self._lock = threading.Lock()
+        self._current: Run | None = None
+
+    def all(self) -> list[Run]:
+        with self._lock:
+            return list(self._runs.values())
+
+    def get(self, run_id: str) -> Run | None:
+        with self._lock:
+            return self._runs.get(run_id)
+
+    def start(self, name: str, *, runner: Callable[[Run], None] | None = None) -> Run:
+        item = SCENARIOS.get(name)
+        if item is None:
+            raise RunRefused(404, f"no scenario named {name!r}")
+        state = load_state(self.data)
+        if state is None or state.tenant is None or state.policy != "intune":
+            raise RunRefused(409, "the scenarios need `scep-lab up` with the Intune policy")
+        with self._lock:
+            if self._current is not None:
+                raise RunRefused(409, f"{self._current.scenario} is running: wait for its verdict")
+            run = Run(uuid.uuid4().hex[:12], name, _now())
+            self._current = run
+            self._runs[run.id] = run
+            for old in list(self._runs)[:-KEPT]:
+                del self._runs[old]
+        self.hub.publish("run", run.json())
+        thread = threading.Thread(
+            target=runner or self._work, args=(run,), name=f"scenario-{name}", daemon=True
+        )
+        thread.start()
+        return run
+
+    def _say(self, run: Run, text: str) -> None:
+        with self._lock:
+            run.steps.append(text)
+            payload = run.json()
+        self.hub.publish_threadsafe("run", payload)
+
+    def _work(self, run: Run) -> None:
+        try:
+            state = load_state(self.data)
+            if state is None:
+                raise RuntimeError("lab.json is gone")
+            lab = Lab(self.data, state, lambda text: self._say(run, text))
+            if self.fleet_size is not None:
+                lab.fleet_size = self.fleet_size
+            verdict = run_scenario(SCENARIOS[run.scenario], lab)
+            passed, reason, seconds = verdict.passed, verdict.reason, verdict.seconds
+        except Exception as exc:  # the run ends with a verdict whatever happened
+            passed, reason, seconds = False, f"{type(exc).__name__}: {exc}", None
+        self.finish(run, passed, reason, seconds)
+
+    def finish(self, run: Run, passed: bool, reason: str, seconds: float | None) -> None:
+        found = self._transactions_since(run.started)
+        with self._lock:
+            run.state = "passed" if passed else "failed"
+            run.reason, run.seconds, run.transactions = reason, seconds, found
+            self._current = None
+            payload = run.json()
+        self.hub.publish_threadsafe("run", payload)
+
+    def _transactions_since(self, started: str) -> list[str]:
+        """The transactions whose first event came after the run started (one run at a time)."""
+        events = read_events(trace_path(self.data))
+        first: dict[str, str] = {}
+        for event in events:
+            if event.transaction_id:
+                first.setdefault(event.transaction_id, event.at)
+        return [tx for tx in transactions(events) if first[tx] >= started]
