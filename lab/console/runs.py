@@ -12,11 +12,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from shared.trace import read_events, transactions
+from shared.trace import TraceEvent, read_events
 
 from ..home import load_state, trace_path
 from ..scenarios import SCENARIOS, Lab, run_scenario
 from .live import Hub
+from .views import message_line
 
 KEPT = 50
 """Finished runs remembered (newest)."""
@@ -41,6 +42,8 @@ class Run:
     reason: str | None = None
     seconds: float | None = None
     transactions: list[str] = dataclasses.field(default_factory=list)
+    messages: list[dict[str, Any]] = dataclasses.field(default_factory=list)
+    """Once it ended: every message of the lab while it ran (see views.message_line)."""
 
     def json(self) -> dict[str, Any]:
         return dataclasses.asdict(self) | {"steps": list(self.steps)}
@@ -110,19 +113,21 @@ class Runs:
         self.finish(run, passed, reason, seconds)
 
     def finish(self, run: Run, passed: bool, reason: str, seconds: float | None) -> None:
-        found = self._transactions_since(run.started)
+        events = [e for e in read_events(trace_path(self.data)) if e.at >= run.started]
+        lines = [line for e in events if (line := message_line(e)) is not None]
         with self._lock:
             run.state = "passed" if passed else "failed"
-            run.reason, run.seconds, run.transactions = reason, seconds, found
+            run.reason, run.seconds = reason, seconds
+            run.transactions, run.messages = _transactions_of(events), lines
             self._current = None
             payload = run.json()
         self.hub.publish_threadsafe("run", payload)
 
-    def _transactions_since(self, started: str) -> list[str]:
-        """The transactions whose first event came after the run started (one run at a time)."""
-        events = read_events(trace_path(self.data))
-        first: dict[str, str] = {}
-        for event in events:
-            if event.transaction_id:
-                first.setdefault(event.transaction_id, event.at)
-        return [tx for tx in transactions(events) if first[tx] >= started]
+
+def _transactions_of(events: list[TraceEvent]) -> list[str]:
+    """The transactions that began among `events` (the run's: one run at a time)."""
+    first: dict[str, str] = {}
+    for event in events:
+        if event.transaction_id:
+            first.setdefault(event.transaction_id, event.at)
+    return list(first)

@@ -138,6 +138,13 @@ KNOWN: tuple[Known, ...] = (
     ),
 )
 
+HOLDS_NOTE = {
+    "device": "Each device's own keys, made on the device: its MDM identity (issued by the Intune "
+    "MDM device CA at enrolment, presented at every check-in) and one per certificate SCEP gives "
+    "it (the Intune page's certificate report lists them)."
+}
+"""What a party holds that no file of the lab shows."""
+
 PARTIES = (
     ("device", "Managed devices"),
     ("ndes", "NDES (IIS, mscep.dll)"),
@@ -350,6 +357,7 @@ def trust_map(
                 "name": name,
                 "up": None if said is None else bool(said.get("up")),
                 "detail": "" if said is None else str(said.get("detail", "")),
+                "holds_note": HOLDS_NOTE.get(party),
             }
         )
     return {"certificates": certificates, "parties": parties, "trust": trust}

@@ -157,9 +157,21 @@ def _message(n: int, message: Message, start: str) -> dict[str, Any]:
     }
 
 
+def message_line(event: TraceEvent) -> dict[str, Any] | None:
+    """One message in a line, `ndes → ca submit: ok ISSUED`, from the event its receiver
+    recorded, or from its sender's when it never arrived (so each message once); None for a
+    sent event that arrived."""
+    if event.direction == "sent" and event.outcome != "unreachable":
+        return None
+    message = Message(event)
+    text = f"{message.sender} → {message.receiver} {message.label}: {message.result}"
+    return {"text": text, "ok": event.outcome == "ok"}
+
+
 def event_json(event: TraceEvent) -> dict[str, Any]:
-    """One trace event as the live stream sends it (nothing secret)."""
+    """One trace event as the live stream sends it (nothing secret), with its `message` line."""
     return {
+        "message": message_line(event),
         "at": event.at,
         "party": event.party,
         "peer": event.peer,

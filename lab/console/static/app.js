@@ -161,18 +161,6 @@ async function refreshHealth() {
   }
 }
 
-// One message of the trace stream, as "ndes → ca submit: ok ISSUED" (only what a receiver
-// recorded, or what a sender recorded that never arrived: each message once).
-function describe(ev) {
-  if (ev.direction === 'sent' && ev.outcome !== 'unreachable') return null;
-  const [from, to] = ev.direction === 'received' ? [ev.peer, ev.party] : [ev.party, ev.peer];
-  const sum = ev.summary && typeof ev.summary === 'object' ? ev.summary : {};
-  const kind = typeof sum.message_type === 'string' ? ` ${sum.message_type}` : '';
-  const said = [sum.reply?.status, sum.disposition, sum.decision, sum.intune_code, sum.state].find((w) => typeof w === 'string');
-  const word = said ?? ev.status;
-  return { text: `${from} → ${to} ${ev.operation}${kind}: ${ev.outcome}${word != null ? ` ${word}` : ''}`, ok: ev.outcome === 'ok' };
-}
-
 function connectStream() {
   const es = new EventSource('/api/stream');
   const live = $('#live');
@@ -181,7 +169,7 @@ function connectStream() {
   es.addEventListener('trace', (e) => {
     let ev;
     try { ev = JSON.parse(e.data); } catch { return; }
-    const msg = describe(ev);
+    const msg = ev.message; // "ndes → ca submit: ok ISSUED", or null (a sent event that arrived)
     if (activeRun && msg) runMessages.get(activeRun)?.push(msg);
     current.onTrace?.(ev, msg);
   });
@@ -290,7 +278,8 @@ VIEWS.trust = (view, _param, alive) => {
       h('div', { class: 'party-detail' }, mono(p.id), p.detail ? ` · ${p.detail}` : ''),
       h('h5', { text: 'Holds' }),
       held.length ? h('ul', { class: 'held' }, held.map((c) => h('li', { class: c.expired ? 'expired' : null }, link(c.id, c.name))))
-        : empty('no private keys'),
+        : (p.holds_note ? null : empty('no private keys')),
+      p.holds_note ? h('p', { class: 'holds-note', text: p.holds_note }) : null,
       h('h5', { text: 'Trusts' }),
       trusts.length ? h('ul', { class: 'trusts' }, trusts.map((t) => h('li', { class: 'trust', 'data-anchor': t.anchor },
         link(t.anchor, certName(t.anchor)), h('span', { class: 'why', text: t.why }))))
@@ -669,7 +658,8 @@ VIEWS.scenarios = (view, _param, alive) => {
   function showRun() {
     const r = runs.get(shownRun);
     if (!r) { hint('Run a scenario to watch it here: its steps, the messages as they travel, the verdict.'); return; }
-    const msgs = runMessages.get(r.id) || [];
+    const seen = runMessages.get(r.id) || [];
+    const msgs = seen.length ? seen : (r.messages || []); // what the console kept, for a run this page did not watch
     const done = r.state !== 'running';
     const old = $('#run-messages');
     const keep = old && $('#run')?.dataset.run === r.id ? old : null; // no replay of what arrived

@@ -195,6 +195,11 @@ async def test_runs_are_one_at_a_time_and_end_with_their_transactions(data: Path
     first.started = "2025-05-01T10:00:30+00:00"  # as if it had started before the last two
     runs.finish(first, False, "refused", 1.0)
     assert first.transactions == [REFUSED, DOWN]
+    # and it keeps its messages, a line each, for a page that did not watch it
+    lines = [m["text"] for m in first.messages]
+    assert lines[0] == "device → ndes PKIOperation PKCSReq: refused FAILURE"
+    assert "policy-module → connector verifyRequest: refused 200" in lines
+    assert any(not m["ok"] and "unreachable" in m["text"] for m in first.messages)
     second = runs.start("renewal", runner=held.append)
     assert [r.id for r in runs.all()] == [first.id, second.id]
 
@@ -224,6 +229,7 @@ def test_the_trust_map_reads_the_lab_pki(tmp_path: Path) -> None:
     parties = {p["id"]: p for p in found["parties"]}
     assert parties["cloud"]["up"] is True and parties["ca"]["up"] is False
     assert parties["device"]["up"] is None
+    assert "MDM identity" in parties["device"]["holds_note"]  # its keys are on the device
     expired = trust_map(tmp_path, not_before + dt.timedelta(days=365 * 3), [], {})
     assert {c["id"] for c in expired["certificates"] if c["expired"]} >= {"ndes-host-tls"}
 
