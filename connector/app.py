@@ -19,7 +19,7 @@ from typing import Annotated
 
 import httpx
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives import hashes, serialization
 from fastapi import Depends, FastAPI, HTTPException, Request
 
 from shared import trace
@@ -209,13 +209,15 @@ def create_app(
         try:
             identity = load_certificate_file(context.settings.effective_identity_cert_path)
             expiry: str | None = identity.not_valid_after_utc.isoformat()
+            pem: str | None = identity.public_bytes(serialization.Encoding.PEM).decode("ascii")
         except KeyFileError:
-            expiry = None
+            expiry = pem = None
         revocation = context.revocation
         return {
             "outboxPending": await context.store.pending_count(),
             "identityNotAfter": expiry,
-            "identity": {**context.renewer.health(), "notAfter": expiry},
+            # the certificate is public: the lab console draws it on its trust map
+            "identity": {**context.renewer.health(), "notAfter": expiry, "certificate": pem},
             "heartbeat": context.heartbeat.health(),
             "revocation": REVOCATION_DISABLED if revocation is None else revocation.health(),
         }

@@ -28,10 +28,12 @@ from typing import Annotated, Any
 
 import httpx
 import typer
+from cryptography import x509
 from fastapi import Body, FastAPI, HTTPException, Query, Request, Response
 from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
 from fastapi.staticfiles import StaticFiles
 
+from shared import scep
 from shared.api.ca import Disposition
 from shared.api.entra import password_grant, token_path
 from shared.trace import OBSERVER, PARTY_HEADER, read_events
@@ -45,7 +47,7 @@ from ..lab_api import ca_requests, policy_module_context
 from ..scenarios import SCENARIOS
 from .live import Hub, TraceTail, sse
 from .runs import RunRefused, Runs
-from .trust import PARTIES, trust_map
+from .trust import PARTIES, ra_pair, trust_map
 from .views import transaction_detail, transaction_list
 
 STATIC = Path(__file__).parent / "static"
@@ -181,7 +183,7 @@ def create_app(data: Path, *, fleet_size: int | None = None) -> FastAPI:
         said = await party_health(data, lab_state())
         return {
             "parties": [
-                {"id": party, "name": PARTY_NAMES.get(party, party), **value}
+                {"id": party, "name": PARTY_NAMES.get(party, party), **_shown(value)}
                 for party, value in said.items()
             ]
         }
@@ -195,7 +197,8 @@ def create_app(data: Path, *, fleet_size: int | None = None) -> FastAPI:
             profiles = await asyncio.to_thread(cloud.value, state, f"{GRAPH}/deviceConfigurations")
         except (HTTPException, LabCallFailed, httpx.HTTPError):
             profiles = []
-        return trust_map(data, await lab_now(state), profiles, said)
+        held = await published_certificates(state, said)
+        return trust_map(data, await lab_now(state), profiles, said, held)
 
     async def lab_now(state: LabState) -> dt.datetime:
         """The lab's time (its clock may be ahead): what "expired" means on the map."""
@@ -361,18 +364,49 @@ async def party_health(data: Path, state: LabState) -> dict[str, dict[str, Any]]
             return {"up": False, "url": url, "detail": f"not answering ({type(exc).__name__})"}
         if answer.status_code != 200:
             return {"up": False, "url": url, "detail": f"HTTP {answer.status_code}"}
-        return {"up": True, "url": url, "detail": _health_word(answer)}
+        try:
+            body = answer.json()
+        except ValueError:
+            body = None
+        return {"up": True, "url": url, "detail": _health_word(body), "body": body}
 
     names = list(checks)
     said = await asyncio.gather(*(one(*checks[name]) for name in names))
     return dict(zip(names, said, strict=True))
 
 
-def _health_word(answer: httpx.Response) -> str:
+def _shown(said: dict[str, Any]) -> dict[str, Any]:
+    """A party's health as the page shows it (not the whole body it answered)."""
+    return {key: value for key, value in said.items() if key != "body"}
+
+
+async def published_certificates(
+    state: LabState, health: dict[str, dict[str, Any]]
+) -> dict[str, x509.Certificate]:
+    """The certificates parties publish: NDES's RA pair (GetCACert, as any SCEP client gets it)
+    and the connector's identity (its health, to the policy module's certificate)."""
+    found: dict[str, x509.Certificate] = {}
+    scep_url = state.scep_url
     try:
-        body = answer.json()
-    except ValueError:
-        return "answers"
+        async with httpx.AsyncClient(timeout=HEALTH_TIMEOUT) as client:
+            answer = await client.get(
+                scep_url, params={"operation": "GetCACert"}, headers={PARTY_HEADER: OBSERVER}
+            )
+        if answer.status_code == 200:
+            certificates, _ = scep.parse_certs_only(answer.content)
+            found |= ra_pair(certificates)
+    except (httpx.HTTPError, OSError, scep.ScepError, ValueError):
+        pass  # NDES down: the map shows what it can
+    identity = (health.get("connector", {}).get("body") or {}).get("identity") or {}
+    if isinstance(identity.get("certificate"), str):
+        with contextlib.suppress(ValueError):
+            found["connector-identity"] = x509.load_pem_x509_certificate(
+                identity["certificate"].encode("ascii")
+            )
+    return found
+
+
+def _health_word(body: Any) -> str:
     if isinstance(body, dict) and "outboxPending" in body:
         return f"{body['outboxPending']} report(s) waiting in its outbox"
     if isinstance(body, dict) and isinstance(body.get("raSigning"), dict):
@@ -411,7 +445,7 @@ def intune_view(cloud: CloudAdmin, state: LabState) -> dict[str, Any]:
     for profile in profiles:
         base = f"{GRAPH}/deviceConfigurations/{profile['id']}"
         profile["assignments"] = cloud.value(state, f"{base}/assignments")
-        if "SCEP" not in str(profile.get("@odata.type", "")):
+        if "scep" not in str(profile.get("@odata.type", "")).lower():
             continue
         for row in cloud.value(state, f"{base}/managedDeviceCertificateStates"):
             report.append(

@@ -20,7 +20,6 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
-from connector.settings import IDENTITY_CERT_FILE
 from shared.pki import LabCert
 
 
@@ -30,8 +29,8 @@ class Known:
 
     id: str
     name: str
-    path: str
-    """Relative to the data folder."""
+    path: str | None
+    """Relative to the data folder; None: asked of the party that holds it (`held`)."""
     held_by: str
     purpose: str
 
@@ -55,14 +54,14 @@ KNOWN: tuple[Known, ...] = (
     Known(
         "ra-sign",
         "NDES RA signing",
-        "ndes/ra-sign.crt.pem",
+        None,
         "ndes",
         "Signs NDES's CertRep replies; devices check the reply's signature against it.",
     ),
     Known(
         "ra-encrypt",
         "NDES RA encryption",
-        "ndes/ra-encrypt.crt.pem",
+        None,
         "ndes",
         "Devices encrypt their PKCSReq (the CSR and challenge) to it: only NDES can read them.",
     ),
@@ -90,7 +89,7 @@ KNOWN: tuple[Known, ...] = (
     Known(
         "connector-identity",
         "Connector identity",
-        f"connector/{IDENTITY_CERT_FILE}",
+        None,
         "connector",
         "The connector's client certificate towards Intune (validate, notify, revocation).",
     ),
@@ -309,10 +308,18 @@ def trust_map(
     now: dt.datetime,
     profiles: list[dict[str, Any]],
     health: dict[str, dict[str, Any]],
+    held: dict[str, x509.Certificate] | None = None,
 ) -> dict[str, Any]:
     """What `GET /api/trust` answers. `profiles`: the cloud's device configurations (the
-    trusted certificate ones put trust on devices); `health`: by party id, `up` and `detail`."""
-    loaded = [(k, c) for k in KNOWN if (c := _read(data / k.path)) is not None]
+    trusted certificate ones put trust on devices); `health`: by party id, `up` and `detail`;
+    `held`: the certificates the parties publish (NDES's RA pair from GetCACert, the
+    connector's identity from its health), by id; the rest are the lab PKI's files."""
+    held = held or {}
+    loaded = [
+        (k, c)
+        for k in KNOWN
+        if (c := held.get(k.id) if k.path is None else _read(data / k.path)) is not None
+    ]
     by_subject: dict[bytes, str] = {}
     for known, cert in loaded:
         if _is_ca(cert):
@@ -361,3 +368,21 @@ def trust_map(
             }
         )
     return {"certificates": certificates, "parties": parties, "trust": trust}
+
+
+def ra_pair(certificates: tuple[x509.Certificate, ...]) -> dict[str, x509.Certificate]:
+    """NDES's RA certificates among what GetCACert answers, by id: the one that signs (digital
+    signature) and the one devices encrypt to (key encipherment)."""
+    found: dict[str, x509.Certificate] = {}
+    for cert in certificates:
+        if _is_ca(cert):
+            continue
+        try:
+            usage = cert.extensions.get_extension_for_class(x509.KeyUsage).value
+        except x509.ExtensionNotFound:
+            continue
+        if usage.digital_signature:
+            found.setdefault("ra-sign", cert)
+        if usage.key_encipherment:
+            found.setdefault("ra-encrypt", cert)
+    return found

@@ -3,7 +3,8 @@
 
 From the page: run a scenario and watch its messages arrive, open its transaction, click a
 message and read the decoded CSR subject and the reason it failed; retire a device and watch
-the revocation reach the CA and the cloud's report; draw the trust map; arm and clear a fault.
+the revocation reach the CA and the cloud's report, and the same for a profile unassigned;
+draw the trust map; arm and clear a fault.
 The screenshots in the README are made here: set SCEP_LAB_SCREENSHOTS to a folder to keep them
 (`SCEP_LAB_SCREENSHOTS=docs/console python -m pytest tests/e2e/test_console.py`).
 """
@@ -47,6 +48,11 @@ def console_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         url = state.url("console")
         wait_http(f"{url}/api/transactions", timeout=30)
         yield url
+
+
+@pytest.fixture(scope="module", autouse=True)
+def patient_assertions() -> None:
+    playwright_api.expect.set_options(timeout=WAIT_MS)
 
 
 @pytest.fixture(scope="module")
@@ -177,3 +183,21 @@ def test_retire_a_device_and_watch_the_revocation_arrive(
 def _ca_url(console_url: str) -> str:
     lab = httpx.get(f"{console_url}/api/lab", timeout=10).json()
     return str(lab["urls"]["ca"])
+
+
+def test_unassign_a_profile_and_watch_its_certificate_revoked(
+    page: playwright_api.Page, console_url: str
+) -> None:
+    profile = "Lab user certificate (iOS)"
+    run_from_page(page, console_url, "user-certificate")
+    page.goto(f"{console_url}/#/intune")
+    issued = page.locator("table#report tr[data-serial]", has_text=profile).first
+    playwright_api.expect(issued).to_contain_text("installed", timeout=WAIT_MS)
+    serial = issued.get_attribute("data-serial")
+    assert serial
+    page.locator(f'tr[data-profile="{profile}"] button.unassign').click()
+    # the cloud revokes what the profile no longer targets, at once; the connector takes it on
+    ca_row = page.locator(f'table#ca-requests tr[data-serial="{serial}"]')
+    playwright_api.expect(ca_row.locator("td.status")).to_have_text("revoked", timeout=WAIT_MS)
+    report = page.locator(f'table#report tr[data-serial="{serial}"]')
+    playwright_api.expect(report).to_contain_text("revoked", timeout=WAIT_MS)

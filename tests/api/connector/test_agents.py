@@ -391,6 +391,8 @@ async def test_near_expiry_the_identity_is_renewed_and_the_cloud_sees_the_new_on
         expiry = new_cert.not_valid_after_utc.isoformat()
         assert health["identityNotAfter"] == expiry
         assert health["identity"]["notAfter"] == expiry
+        shown = x509.load_pem_x509_certificate(health["identity"]["certificate"].encode())
+        assert shown == new_cert  # the renewed one, public (the lab console's trust map)
         assert (
             health["identity"]["lastRenewal"] == (clock.now() - dt.timedelta(minutes=1)).isoformat()
         )

@@ -21,7 +21,7 @@ from cryptography.hazmat.primitives import serialization
 from lab.console.app import create_app, host_name
 from lab.console.live import Hub, TraceTail, sse
 from lab.console.runs import Run, RunRefused, Runs
-from lab.console.trust import trust_map
+from lab.console.trust import ra_pair, trust_map
 from lab.home import LabState, TenantState, save_state
 from shared.pki import build_lab_pki, default_lab_spec
 from shared.trace import TraceEvent
@@ -232,6 +232,20 @@ def test_the_trust_map_reads_the_lab_pki(tmp_path: Path) -> None:
     assert "MDM identity" in parties["device"]["holds_note"]  # its keys are on the device
     expired = trust_map(tmp_path, not_before + dt.timedelta(days=365 * 3), [], {})
     assert {c["id"] for c in expired["certificates"] if c["expired"]} >= {"ndes-host-tls"}
+    # what NDES's GetCACert answers: its RA pair (told apart by key usage) and the CA's chain
+    pki = tmp_path / "pki"
+    answered = tuple(
+        x509.load_pem_x509_certificate((pki / f"{name}.pem").read_bytes())
+        for name in ("ndes-ra-encrypt", "ndes-ra-sign", "issuing-ca", "root-ca")
+    )
+    pair = ra_pair(answered)
+    assert {k: v.subject.rfc4514_string() for k, v in pair.items()} == {
+        "ra-sign": "CN=NDES-RA-Signing,O=Lab",
+        "ra-encrypt": "CN=NDES-RA-Encryption,O=Lab",
+    }
+    with_ra = {c["id"]: c for c in trust_map(tmp_path, later, [], {}, pair)["certificates"]}
+    assert with_ra["ra-sign"]["issuer_id"] == "issuing-ca"
+    assert with_ra["ra-sign"]["held_by"] == "ndes"
 
 
 def test_events_carry_no_secret_to_the_stream() -> None:
