@@ -22,9 +22,9 @@ import datetime as dt
 import ssl
 import threading
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Iterator
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 import httpx
 import typer
@@ -36,7 +36,7 @@ from fastapi.staticfiles import StaticFiles
 from shared import scep
 from shared.api.ca import Disposition
 from shared.api.entra import password_grant, token_path
-from shared.trace import OBSERVER, PARTY_HEADER, read_events
+from shared.trace import OBSERVER, PARTY_HEADER, TraceEvent
 
 from .. import faults
 from ..challenge import LabCallFailed
@@ -45,11 +45,12 @@ from ..home import LabState, load_state, tls_root_path, trace_path
 from ..info import urls
 from ..lab_api import ca_requests, policy_module_context
 from ..scenarios import SCENARIOS
-from .live import Hub, TraceTail, sse
+from .live import Hub, TraceIndex, follow, sse
 from .runs import RunRefused, Runs
 from .trust import PARTIES, ra_pair, trust_map
 from .views import transaction_detail, transaction_list
 
+T = TypeVar("T")
 STATIC = Path(__file__).parent / "static"
 PARTY_NAMES = dict(PARTIES) | {"ndes-general": "NDES (one-time passwords)"}
 CHANGE_HEADER = "x-lab-console"
@@ -58,6 +59,33 @@ GRAPH = "/beta/deviceManagement"
 HEALTH_TIMEOUT = 2.0
 TOKEN_MARGIN = 300.0
 """A cached token is renewed this many seconds before it expires."""
+
+
+class Memo:
+    """What was computed from one version of the trace index, kept until the next version
+    (a page that reloads while nothing happened costs nothing)."""
+
+    KEPT = 64
+
+    def __init__(self, index: TraceIndex) -> None:
+        self.index = index
+        self._version = -1
+        self._values: dict[Hashable, Any] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key: Hashable, compute: Callable[[list[TraceEvent]], T]) -> T:
+        version, events = self.index.snapshot
+        with self._lock:
+            if version != self._version:
+                self._version, self._values = version, {}
+            if key in self._values:
+                found: T = self._values[key]
+                return found
+        value = compute(events)
+        with self._lock:
+            if version == self._version and len(self._values) < self.KEPT:
+                self._values[key] = value
+        return value
 
 
 class CloudAdmin:
@@ -116,6 +144,8 @@ class CloudAdmin:
 
 def create_app(data: Path, *, fleet_size: int | None = None) -> FastAPI:
     hub = Hub()
+    index = TraceIndex(trace_path(data))
+    memo = Memo(index)
     runs = Runs(data, hub, fleet_size)
     cloud = CloudAdmin(data)
 
@@ -123,7 +153,8 @@ def create_app(data: Path, *, fleet_size: int | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         hub.bind(asyncio.get_running_loop())
         trace_path(data).mkdir(parents=True, exist_ok=True)
-        tail = asyncio.create_task(TraceTail(trace_path(data), hub).run())
+        await asyncio.to_thread(index.poll)  # what is there already (not news to the pages)
+        tail = asyncio.create_task(follow(index, hub))
         try:
             yield
         finally:
@@ -216,11 +247,12 @@ def create_app(data: Path, *, fleet_size: int | None = None) -> FastAPI:
 
     @app.get("/api/transactions")
     def transactions(limit: Annotated[int, Query(ge=1, le=5000)] = 500) -> dict[str, Any]:
-        return {"transactions": transaction_list(read_events(trace_path(data)), limit)}
+        rows = memo.get(("list", limit), lambda events: transaction_list(events, limit))
+        return {"transactions": rows}
 
     @app.get("/api/transactions/{key}")
     def transaction(key: str) -> dict[str, Any]:
-        found = transaction_detail(read_events(trace_path(data)), key)
+        found = memo.get(("detail", key), lambda events: transaction_detail(events, key))
         if found is None:
             raise HTTPException(404, f"no transaction {key!r} in the trace")
         return found

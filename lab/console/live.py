@@ -23,8 +23,6 @@ PING_SECONDS = 15.0
 POLL_SECONDS = 0.25
 CLOSE = "close"
 """Not an event a page sees: the stream ends (the browser reconnects to the next console)."""
-CHUNK = 1 << 20
-"""At most this much of a trace file is read a poll."""
 
 
 class Hub:
@@ -80,34 +78,42 @@ async def sse(hub: Hub) -> AsyncIterator[str]:
             yield f"event: {kind}\ndata: {json.dumps(payload, separators=(',', ':'))}\n\n"
 
 
-class TraceTail:
-    """Follows `<trace_dir>/*.jsonl` from their ends at start, publishing each whole new line."""
+class TraceIndex:
+    """Every event under `<trace_dir>/*.jsonl`, in time order, brought up to date by `poll`,
+    which reads only what was appended since (whole lines; a line a party is half-way through
+    writing waits for the next poll). The console's requests read `snapshot`, which is
+    replaced, never changed, so a request in another thread reads a consistent one; the files
+    are parsed once, not on every request."""
 
-    def __init__(self, trace_dir: Path, hub: Hub) -> None:
+    def __init__(self, trace_dir: Path) -> None:
         self.trace_dir = trace_dir
-        self.hub = hub
+        self._reset()
+
+    def _reset(self) -> None:
+        self.snapshot: tuple[int, list[TraceEvent]] = (0, [])
+        """(version, events), replaced as one: the version changes whenever the events do."""
         self._offsets: dict[Path, int] = {}
         self._partial: dict[Path, bytes] = {}
 
-    def start_at_end(self) -> None:
-        for path in self.trace_dir.glob("*.jsonl"):
-            self._offsets[path] = path.stat().st_size
+    @property
+    def events(self) -> list[TraceEvent]:
+        return self.snapshot[1]
 
     def poll(self) -> list[TraceEvent]:
-        """The events written since the last poll (a file seen for the first time is read from
-        its start: it was made after the console started)."""
+        """The events written since the last poll (all of them at the first), in time order."""
         found: list[TraceEvent] = []
         for path in sorted(self.trace_dir.glob("*.jsonl")):
             offset = self._offsets.get(path, 0)
             try:
                 size = path.stat().st_size
-                if size < offset:  # rewritten: read it again
-                    offset, self._partial[path] = 0, b""
+                if size < offset:  # a file cut short or made anew: start over
+                    self._reset()
+                    return self.poll()
                 if size == offset:
                     continue
                 with path.open("rb") as handle:
                     handle.seek(offset)
-                    chunk = handle.read(CHUNK)
+                    chunk = handle.read(size - offset)
             except OSError:
                 continue
             self._offsets[path] = offset + len(chunk)
@@ -115,15 +121,23 @@ class TraceTail:
             if lines[-1]:
                 self._partial[path] = lines[-1]
             found += parse_lines(lines[:-1])
-        found.sort(key=lambda e: e.at)
+        if found:
+            found.sort(key=lambda e: e.at)
+            version, events = self.snapshot
+            merged = events + found
+            if events and found[0].at < events[-1].at:
+                merged.sort(key=lambda e: e.at)  # nearly sorted: timsort is linear
+            self.snapshot = (version + 1, merged)
         return found
 
-    async def run(self) -> None:
-        self.start_at_end()
-        while True:
-            try:
-                for event in self.poll():
-                    self.hub.publish("trace", event_json(event))
-            except Exception:  # a bad poll must not end the stream for good
-                log.exception("following the trace")
-            await asyncio.sleep(POLL_SECONDS)
+
+async def follow(index: TraceIndex, hub: Hub) -> None:
+    """Keep `index` up to date and publish each new event to the open pages (what was in the
+    files when the console started is the index's, not news)."""
+    while True:
+        try:
+            for event in index.poll():
+                hub.publish("trace", event_json(event))
+        except Exception:  # a bad poll must not end the stream for good
+            log.exception("following the trace")
+        await asyncio.sleep(POLL_SECONDS)

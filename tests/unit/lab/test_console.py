@@ -19,7 +19,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from lab.console.app import create_app, host_name
-from lab.console.live import Hub, TraceTail, sse
+from lab.console.live import Hub, TraceIndex, sse
 from lab.console.runs import Run, RunRefused, Runs
 from lab.console.trust import ra_pair, trust_map
 from lab.home import LabState, TenantState, save_state
@@ -134,24 +134,27 @@ async def test_no_lab_json_is_a_clear_error(console: httpx.AsyncClient) -> None:
     assert unknown.status_code == 404
 
 
-def test_the_trace_follower_reads_whole_new_lines_only(tmp_path: Path) -> None:
+def test_the_trace_index_reads_each_line_once_and_whole(tmp_path: Path) -> None:
     old, new = success()[:2], refused()[:2]
     (tmp_path / "ndes.jsonl").write_text(old[0].to_json() + "\n")
-    tail = TraceTail(tmp_path, Hub())
-    tail.start_at_end()
-    assert tail.poll() == []  # what was there before the console started is not news
+    index = TraceIndex(tmp_path)
+    assert [e.to_json() for e in index.poll()] == [old[0].to_json()]  # what was there
+    assert index.poll() == [] and index.snapshot[0] == 1
     line = new[0].to_json()
     with (tmp_path / "ndes.jsonl").open("a") as handle:
         handle.write(line[:20])  # a party half-way through writing
-    assert tail.poll() == []
+    assert index.poll() == []
     with (tmp_path / "ndes.jsonl").open("a") as handle:
         handle.write(line[20:] + "\nnot json\n")
     (tmp_path / "ca.jsonl").write_text(old[1].to_json() + "\n")  # a file made since
-    found = tail.poll()
-    assert [e.to_json() for e in found] == sorted(
-        [line, old[1].to_json()], key=lambda j: json.loads(j)["at"]
-    )
-    assert tail.poll() == []
+    found = index.poll()
+    assert sorted(e.to_json() for e in found) == sorted([line, old[1].to_json()])
+    version, events = index.snapshot
+    assert version == 2 and [e.at for e in events] == sorted(e.at for e in events)
+    assert len(events) == 3
+    (tmp_path / "ndes.jsonl").write_text("")  # cut short (a lab reset): read anew
+    assert [e.to_json() for e in index.poll()] == [old[1].to_json()]
+    assert len(index.events) == 1
 
 
 async def test_the_stream_sends_what_is_published() -> None:
@@ -262,3 +265,23 @@ def test_events_carry_no_secret_to_the_stream() -> None:
     )
     text = json.dumps(event_json(event))
     assert CHALLENGE_ID not in text and "hunter2" not in text
+
+
+def test_what_is_computed_from_the_trace_is_kept_until_it_changes(tmp_path: Path) -> None:
+    from lab.console.app import Memo
+
+    (tmp_path / "ndes.jsonl").write_text(success()[0].to_json() + "\n")
+    index = TraceIndex(tmp_path)
+    index.poll()
+    memo, calls = Memo(index), []
+
+    def count(events: list[TraceEvent]) -> int:
+        calls.append(1)
+        return len(events)
+
+    assert memo.get("n", count) == memo.get("n", count) == 1
+    assert len(calls) == 1
+    with (tmp_path / "ndes.jsonl").open("a") as handle:
+        handle.write(success()[1].to_json() + "\n")
+    index.poll()
+    assert memo.get("n", count) == 2 and len(calls) == 2
