@@ -48,7 +48,7 @@ def parse_duration(text: str) -> float:
     """`90s`, `61m`, `2h`, `30d`, or several (`1h30m`) → seconds."""
     parts = re.findall(r"(\d+(?:\.\d+)?)\s*([smhd])", text.strip().lower())
     if not parts or "".join(f"{n}{u}" for n, u in parts) != re.sub(r"\s+", "", text.lower()):
-        raise typer.BadParameter(f"{text!r}: say e.g. 90s, 61m, 2h, 30d or 1h30m")
+        raise ValueError(f"{text!r}: say e.g. 90s, 61m, 2h, 30d or 1h30m")
     return sum(float(number) * _UNITS[unit] for number, unit in parts)
 
 
@@ -93,7 +93,10 @@ def advance(
     ctx: typer.Context, by: Annotated[str, typer.Argument(help="e.g. 61m, 2h, 30d.")]
 ) -> None:
     """Move every party's clock forward (challenges expire, certificates come due)."""
-    seconds = parse_duration(by)
+    try:
+        seconds = parse_duration(by)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from exc
     _move(ctx.obj, seconds)
 
 
@@ -187,7 +190,7 @@ def _expire(data: DataOption, point: str, yes: bool) -> None:
         raise typer.Exit(1)
     try:
         moved = _lab_call(lambda state: faults.expire(data, state, point), data)
-    except (OSError, KeyError, ValueError) as exc:
+    except (OSError, KeyError, TypeError, ValueError) as exc:
         console.print(f"[red]cannot tell when {what} certificate expires: {exc}[/red]")
         raise typer.Exit(1) from exc
     _show_moved(*moved)

@@ -22,9 +22,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from cryptography import x509
-
-from connector.settings import IDENTITY_CERT_FILE
 
 from .challenge import admin_session
 from .home import LabState
@@ -206,8 +203,10 @@ def expiry_advance(data: Path, state: LabState, point: str, now: dt.datetime) ->
     the connector's identity certificate (`connector-cert-expired`) or of NDES's RA
     certificates (`ra-expired`); 0 when it is already."""
     if point == "connector-cert-expired":
-        pem = (data / "connector" / IDENTITY_CERT_FILE).read_bytes()
-        not_after = x509.load_pem_x509_certificate(pem).not_valid_after_utc
+        with connector_client(data, state) as client:
+            answer = client.get("/health")
+        answer.raise_for_status()
+        not_after = dt.datetime.fromisoformat(answer.json()["identity"]["notAfter"])
     elif point == "ra-expired":
         health = httpx.get(f"{state.url('ndes')}/health", timeout=10).json()
         not_after = max(
@@ -219,9 +218,9 @@ def expiry_advance(data: Path, state: LabState, point: str, now: dt.datetime) ->
     return max(0.0, (not_after + PAST_EXPIRY - now).total_seconds())
 
 
-def lab_clock(data: Path, state: LabState) -> dict[str, Any]:
+def lab_clock(data: Path, state: LabState, caller: str = "admin") -> dict[str, Any]:
     """The cloud's clock (`GET /lab/clock`): `now` and `offsetSeconds`."""
-    with admin_session(data, state) as client:
+    with admin_session(data, state, caller) as client:
         answer = client.get("/lab/clock")
     answer.raise_for_status()
     body: dict[str, Any] = answer.json()

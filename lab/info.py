@@ -43,7 +43,14 @@ def urls(state: LabState) -> dict[str, str]:
         "ndes_admin": f"{state.url('ndes')}/certsrv/mscep_admin/",
         "ca": state.url("ca"),
         "console": state.url("console"),
-    }
+    } | (
+        {  # `up --policy intune` runs a second NDES, with NDES's own one-time passwords
+            "ndes_general_scep": f"{state.url('ndes_general')}/certsrv/mscep/mscep.dll",
+            "ndes_general_admin": f"{state.url('ndes_general')}/certsrv/mscep_admin/",
+        }
+        if state.policy == "intune"
+        else {}
+    )
 
 
 def describe(data: Path, state: LabState) -> dict[str, Any]:
@@ -81,6 +88,17 @@ def describe(data: Path, state: LabState) -> dict[str, Any]:
             "secret": tenant.app_secret,
             "permissions": tenant.app_permissions,
         }
+    other = state.other_tenant
+    found["other_tenant"] = (
+        None
+        if other is None
+        else {
+            "id": other.tenant_id,
+            "name": other.display_name,
+            "domain": other.domain,
+            "administrator": {"upn": other.admin_upn, "password": other.admin_password},
+        }
+    )
     found["scopes"] = {"intune": INTUNE_SCOPE, "graph": GRAPH_SCOPE}
     found["ndes_admin"] = {"user": state.ndes_admin_user, "password": state.ndes_admin_password}
     found["urls"] = urls(state)
@@ -113,8 +131,14 @@ def credentials_table(data: Path, state: LabState) -> Table:
     table.add_row("validation service", links["validation_service"])
     table.add_row("PKI connector service", links["pki_connector_service"])
     table.add_row("NDES SCEP URL", links["ndes_scep"])
+    if "ndes_general_scep" in links:
+        table.add_row("NDES, one-time passwords", links["ndes_general_scep"])
     table.add_row("CA", links["ca"])
     table.add_row("lab console", links["console"] + "/")
+    other = state.other_tenant
+    if other is not None:
+        table.add_row("other tenant", f"{other.display_name} {other.tenant_id} ({other.domain})")
+        table.add_row("  administrator", f"{other.admin_upn} / {other.admin_password or '?'}")
     table.add_row("trust (TLS root)", str(tls_root_path(data)))
     return table
 
@@ -133,7 +157,10 @@ def info(
         return
     console.print(f"data folder: {data}")
     console.print(credentials_table(data, state))
-    console.print(
-        f"NDES admin page: {urls(state)['ndes_admin']} "
-        f"(user {state.ndes_admin_user}, password {state.ndes_admin_password})"
-    )
+    links = urls(state)
+    for page in (links["ndes_admin"], links.get("ndes_general_admin")):
+        if page is not None:
+            console.print(
+                f"NDES admin page: {page} "
+                f"(user {state.ndes_admin_user}, password {state.ndes_admin_password})"
+            )

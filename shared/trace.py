@@ -37,8 +37,9 @@ Outcome = Literal["ok", "refused", "error", "unreachable"]
 _SCEP_OPERATIONS = {"GetCACaps", "GetCACert", "GetNextCACert", "PKIOperation"}
 _QUIET = ("/health", "/docs", "/openapi.json", "/favicon.ico")
 OBSERVER = "console"
-"""The lab console's reads carry this party name and are not recorded: it watches the trace
-(as /health is not recorded either); what it changes it sends as "admin", which is."""
+"""The lab console's reads (GET and HEAD only) carry this party name and are not recorded: it
+watches the trace, as /health is not recorded either. Anything else that names it is recorded
+(a POST cannot hide); what the console changes it sends as "admin"."""
 
 
 @dataclass
@@ -215,7 +216,7 @@ class TraceMiddleware:
             await self.app(scope, receive, send)
             return
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
-        if headers.get(PARTY_HEADER) == OBSERVER:
+        if headers.get(PARTY_HEADER) == OBSERVER and scope["method"] in ("GET", "HEAD"):
             await self.app(scope, receive, send)
             return
         query = dict(httpx.QueryParams(scope.get("query_string", b"").decode("latin-1")))
@@ -310,9 +311,12 @@ def parse_lines(lines: Iterable[bytes]) -> list[TraceEvent]:
     events: list[TraceEvent] = []
     for line in lines:
         try:
-            events.append(TraceEvent.from_mapping(json.loads(line)))
-        except (ValueError, TypeError):
+            event = TraceEvent.from_mapping(json.loads(line))
+        except (ValueError, TypeError, AttributeError):  # not JSON, not an event
             continue
+        fields = (event.at, event.correlation_id, event.summary, event.reason)
+        if [type(f) for f in fields] == [str, str, dict, dict]:
+            events.append(event)
     return events
 
 

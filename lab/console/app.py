@@ -1,17 +1,19 @@
 """The lab console: one web page (static files, no build step, nothing from the internet) and the
 JSON it reads, served by `scep-lab up` on 127.0.0.1:8000 (or alone: `scep-lab console`).
 
-The console has no state of its own: it reads the trace files, the lab PKI's files and lab.json
-from the data folder, and calls the parties' own APIs with the lab's credentials, as the command
-line does (the cloud's Graph API as the demo tenant's administrator, the parties' `/lab/*`
-APIs through `lab.faults` and `lab.lab_api`). Its reads are sent as the `console` party, which
-the parties do not record; what it changes (retire, unassign, clock, faults) is sent as `admin`
-and shows in the trace like the command line's.
+The console keeps nothing on disk: it reads the trace (into an index in memory, followed as the
+parties write), the lab PKI's files and lab.json from the data folder, and calls the parties'
+own APIs with the lab's credentials, as the command line does (the cloud's Graph API as the demo
+tenant's administrator, the parties' `/lab/*` APIs through `lab.faults` and `lab.lab_api`). In
+memory it keeps only the index, its last scenario runs and a token. Its reads are sent as the
+`console` party, which the parties do not record; what it changes (retire, unassign, clock,
+faults) and its sign-in are sent as `admin` and show in the trace like the command line's.
 
 Loopback only, and no sign-in: the page holds no secret. Two guards keep other web pages out:
 the Host header must name a loopback host (DNS rebinding), and every change must carry the
 `X-Lab-Console` header, which a cross-site form cannot send and a cross-site script cannot
-send without a CORS preflight that the console never grants.
+send without a CORS preflight that the console never grants. They are not authentication: a
+program that can reach the port can send both (docker compose publishes it on 127.0.0.1 only).
 """
 
 from __future__ import annotations
@@ -19,35 +21,30 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
-import ssl
 import threading
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Hashable
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import httpx
-import typer
-from cryptography import x509
 from fastapi import Body, FastAPI, HTTPException, Query, Request, Response
 from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
 from fastapi.staticfiles import StaticFiles
 
-from shared import scep
-from shared.api.ca import Disposition
-from shared.api.entra import password_grant, token_path
-from shared.trace import OBSERVER, PARTY_HEADER, TraceEvent
+from shared.trace import OBSERVER, TraceEvent
 
 from .. import faults
 from ..challenge import LabCallFailed
-from ..control import parse_duration
-from ..home import LabState, load_state, tls_root_path, trace_path
+from ..home import LabState, load_state, trace_path
 from ..info import urls
-from ..lab_api import ca_requests, policy_module_context
+from ..lab_api import ca_requests
 from ..scenarios import SCENARIOS
+from . import actions
+from .health import party_health, published_certificates, shown
+from .intune import CloudAdmin, ca_row, cloud_errors, graph_path, intune_view, passed_on
 from .live import Hub, TraceIndex, follow, sse
 from .runs import RunRefused, Runs
-from .trust import PARTIES, ra_pair, trust_map
+from .trust import PARTIES, trust_map
 from .views import transaction_detail, transaction_list
 
 T = TypeVar("T")
@@ -55,10 +52,6 @@ STATIC = Path(__file__).parent / "static"
 PARTY_NAMES = dict(PARTIES) | {"ndes-general": "NDES (one-time passwords)"}
 CHANGE_HEADER = "x-lab-console"
 LOOPBACK = ("127.0.0.1", "localhost", "[::1]")
-GRAPH = "/beta/deviceManagement"
-HEALTH_TIMEOUT = 2.0
-TOKEN_MARGIN = 300.0
-"""A cached token is renewed this many seconds before it expires."""
 
 
 class Memo:
@@ -88,65 +81,11 @@ class Memo:
         return value
 
 
-class CloudAdmin:
-    """The cloud's Graph API as the demo tenant's administrator, one token kept between calls."""
-
-    def __init__(self, data: Path) -> None:
-        self.data = data
-        self._token: tuple[str, str, float] | None = None  # tenant, token, valid until
-        self._lock = threading.Lock()
-
-    def _sign_in(self, client: httpx.Client, state: LabState) -> str:
-        tenant = state.tenant
-        if tenant is None or tenant.admin_password is None:
-            raise LabCallFailed("lab.json has no administrator credentials (run `scep-lab up`)")
-        with self._lock:
-            kept = self._token
-            if kept and kept[0] == tenant.tenant_id and kept[2] > time.monotonic():
-                return kept[1]
-            answer = client.post(
-                token_path(tenant.tenant_id),
-                data=password_grant(tenant.admin_upn, tenant.admin_password),
-                headers={PARTY_HEADER: OBSERVER},
-            )
-            if answer.status_code != 200:
-                raise LabCallFailed(f"sign-in failed: HTTP {answer.status_code}")
-            body = answer.json()
-            lifetime = float(body.get("expires_in") or 600)
-            until = time.monotonic() + max(lifetime - TOKEN_MARGIN, 30.0)
-            self._token = (tenant.tenant_id, str(body["access_token"]), until)
-            return self._token[1]
-
-    def call(
-        self, state: LabState, method: str, path: str, *, change: bool = False, **kwargs: Any
-    ) -> httpx.Response:
-        """One call; `change`: it is the administrator's action (recorded in the trace)."""
-        verify = ssl.create_default_context(cafile=str(tls_root_path(self.data)))
-        party = "admin" if change else OBSERVER
-        with httpx.Client(base_url=state.url("cloud"), verify=verify, timeout=30) as client:
-            for attempt in (1, 2):
-                token = self._sign_in(client, state)
-                headers = {"authorization": f"Bearer {token}", PARTY_HEADER: party}
-                answer = client.request(method, path, headers=headers, **kwargs)
-                if answer.status_code != 401 or attempt == 2:
-                    return answer
-                with self._lock:
-                    self._token = None
-        raise AssertionError("unreachable")
-
-    def value(self, state: LabState, path: str) -> list[dict[str, Any]]:
-        answer = self.call(state, "GET", path)
-        if answer.status_code != 200:
-            raise HTTPException(502, f"the cloud answered HTTP {answer.status_code} for {path}")
-        found: list[dict[str, Any]] = answer.json().get("value", [])
-        return found
-
-
 def create_app(data: Path, *, fleet_size: int | None = None) -> FastAPI:
     hub = Hub()
     index = TraceIndex(trace_path(data))
     memo = Memo(index)
-    runs = Runs(data, hub, fleet_size)
+    runs = Runs(data, hub, index, fleet_size)
     cloud = CloudAdmin(data)
 
     @contextlib.asynccontextmanager
@@ -171,12 +110,7 @@ def create_app(data: Path, *, fleet_size: int | None = None) -> FastAPI:
     async def guard(
         request: Request, call_next: Callable[[Request], Awaitable[Response]]
     ) -> Response:
-        host = (
-            (request.headers.get("host") or "").rsplit(":", 1)[0]
-            if request.headers.get("host", "").count(":") <= 1
-            else (request.headers.get("host") or "").rsplit("]", 1)[0] + "]"
-        )
-        if host not in LOOPBACK:
+        if host_name(request.headers.get("host", "")) not in LOOPBACK:
             return JSONResponse({"detail": "the console answers loopback host names only"}, 421)
         if request.method not in ("GET", "HEAD") and request.headers.get(CHANGE_HEADER) != "1":
             return JSONResponse({"detail": f"a change needs the {CHANGE_HEADER} header"}, 403)
@@ -214,7 +148,7 @@ def create_app(data: Path, *, fleet_size: int | None = None) -> FastAPI:
         said = await party_health(data, lab_state())
         return {
             "parties": [
-                {"id": party, "name": PARTY_NAMES.get(party, party), **_shown(value)}
+                {"id": party, "name": PARTY_NAMES.get(party, party), **shown(value)}
                 for party, value in said.items()
             ]
         }
@@ -225,7 +159,9 @@ def create_app(data: Path, *, fleet_size: int | None = None) -> FastAPI:
         said = await party_health(data, state)
         said["policy-module"] = said.get("ndes", {"up": False, "detail": ""})
         try:
-            profiles = await asyncio.to_thread(cloud.value, state, f"{GRAPH}/deviceConfigurations")
+            profiles = await asyncio.to_thread(
+                cloud.value, state, graph_path("deviceConfigurations")
+            )
         except (HTTPException, LabCallFailed, httpx.HTTPError):
             profiles = []
         held = await published_certificates(state, said)
@@ -234,16 +170,10 @@ def create_app(data: Path, *, fleet_size: int | None = None) -> FastAPI:
     async def lab_now(state: LabState) -> dt.datetime:
         """The lab's time (its clock may be ahead): what "expired" means on the map."""
         try:
-            body = await asyncio.to_thread(faults_clock, state)
+            body = await asyncio.to_thread(faults.lab_clock, data, state, OBSERVER)
             return dt.datetime.fromisoformat(body["now"])
         except (LabCallFailed, httpx.HTTPError, KeyError, ValueError):
             return dt.datetime.now(dt.UTC)
-
-    def faults_clock(state: LabState) -> dict[str, Any]:
-        answer = cloud.call(state, "GET", "/lab/clock")
-        answer.raise_for_status()
-        body: dict[str, Any] = answer.json()
-        return body
 
     @app.get("/api/transactions")
     def transactions(limit: Annotated[int, Query(ge=1, le=5000)] = 500) -> dict[str, Any]:
@@ -268,28 +198,22 @@ def create_app(data: Path, *, fleet_size: int | None = None) -> FastAPI:
     @app.get("/api/intune")
     def intune() -> dict[str, Any]:
         state = lab_state()
-        with _cloud_errors():
+        with cloud_errors():
             return intune_view(cloud, state)
 
     @app.post("/api/intune/devices/{device_id}/retire", status_code=204)
     def retire(device_id: str) -> None:
-        with _cloud_errors():
-            answer = cloud.call(
-                lab_state(), "POST", f"{GRAPH}/managedDevices/{device_id}/retire", change=True
-            )
-        _passed_on(answer)
+        path = graph_path("managedDevices", device_id, "retire")
+        with cloud_errors():
+            answer = cloud.call(lab_state(), "POST", path, change=True)
+        passed_on(answer)
 
     @app.post("/api/intune/profiles/{profile_id}/unassign", status_code=204)
     def unassign(profile_id: str) -> None:
-        with _cloud_errors():
-            answer = cloud.call(
-                lab_state(),
-                "POST",
-                f"{GRAPH}/deviceConfigurations/{profile_id}/assign",
-                json={"assignments": []},
-                change=True,
-            )
-        _passed_on(answer)
+        path = graph_path("deviceConfigurations", profile_id, "assign")
+        with cloud_errors():
+            answer = cloud.call(lab_state(), "POST", path, json={"assignments": []}, change=True)
+        passed_on(answer)
 
     @app.get("/api/ca/requests")
     def ca() -> dict[str, Any]:
@@ -330,18 +254,12 @@ def create_app(data: Path, *, fleet_size: int | None = None) -> FastAPI:
 
     @app.get("/api/clock")
     def clock() -> dict[str, Any]:
-        with _cloud_errors():
-            return faults_clock(lab_state())
+        with cloud_errors():
+            return faults.lab_clock(data, lab_state(), OBSERVER)
 
     @app.post("/api/clock")
-    def advance(body: Annotated[dict[str, Any], Body()]) -> dict[str, Any]:
-        try:
-            seconds = parse_duration(str(body.get("advance", "")))
-        except typer.BadParameter as exc:
-            raise HTTPException(400, exc.message) from exc
-        with _cloud_errors():
-            moved, said = faults.advance_clock(data, lab_state(), seconds)
-        return moved | {"parties": {party.replace("_", "-"): text for party, text in said.items()}}
+    def move_clock(body: Annotated[dict[str, Any], Body()]) -> dict[str, Any]:
+        return actions.advance(data, lab_state(), body)
 
     @app.get("/api/faults")
     def fault_points() -> dict[str, Any]:
@@ -360,7 +278,7 @@ def create_app(data: Path, *, fleet_size: int | None = None) -> FastAPI:
 
     @app.post("/api/faults")
     def inject(body: Annotated[dict[str, Any], Body()]) -> dict[str, Any]:
-        return arm(data, lab_state(), body)
+        return actions.arm(data, lab_state(), body)
 
     @app.delete("/api/faults")
     def clear() -> dict[str, Any]:
@@ -370,185 +288,13 @@ def create_app(data: Path, *, fleet_size: int | None = None) -> FastAPI:
 
 
 def host_name(header: str) -> str:
-    """The host of a Host header, without its port (`[::1]:8000` → `[::1]`)."""
+    """The host of a Host header, without its port, in lower case (`[::1]:8000` → `[::1]`);
+    anything after a bracketed address but a port keeps it whole (it matches no name)."""
+    header = header.strip().lower()
     if header.startswith("["):
-        return header[: header.find("]") + 1]
-    return header.partition(":")[0].lower()
-
-
-async def party_health(data: Path, state: LabState) -> dict[str, dict[str, Any]]:
-    """Each server of the lab: does it answer /health, and a word on what it said."""
-    cloud_tls = ssl.create_default_context(cafile=str(tls_root_path(data)))
-    checks: dict[str, tuple[str, ssl.SSLContext | bool]] = {
-        "cloud": (state.url("cloud"), cloud_tls),
-        "ca": (state.url("ca"), True),
-        "ndes": (state.url("ndes"), True),
-    }
-    if state.policy == "intune":
-        checks["connector"] = (state.url("connector"), policy_module_context(data))
-        checks["ndes-general"] = (state.url("ndes_general"), True)
-
-    async def one(url: str, verify: ssl.SSLContext | bool) -> dict[str, Any]:
-        try:
-            async with httpx.AsyncClient(verify=verify, timeout=HEALTH_TIMEOUT) as client:
-                answer = await client.get(f"{url}/health", headers={PARTY_HEADER: OBSERVER})
-        except (httpx.HTTPError, OSError) as exc:
-            return {"up": False, "url": url, "detail": f"not answering ({type(exc).__name__})"}
-        if answer.status_code != 200:
-            return {"up": False, "url": url, "detail": f"HTTP {answer.status_code}"}
-        try:
-            body = answer.json()
-        except ValueError:
-            body = None
-        return {"up": True, "url": url, "detail": _health_word(body), "body": body}
-
-    names = list(checks)
-    said = await asyncio.gather(*(one(*checks[name]) for name in names))
-    return dict(zip(names, said, strict=True))
-
-
-def _shown(said: dict[str, Any]) -> dict[str, Any]:
-    """A party's health as the page shows it (not the whole body it answered)."""
-    return {key: value for key, value in said.items() if key != "body"}
-
-
-async def published_certificates(
-    state: LabState, health: dict[str, dict[str, Any]]
-) -> dict[str, x509.Certificate]:
-    """The certificates parties publish: NDES's RA pair (GetCACert, as any SCEP client gets it)
-    and the connector's identity (its health, to the policy module's certificate)."""
-    found: dict[str, x509.Certificate] = {}
-    scep_url = state.scep_url
-    try:
-        async with httpx.AsyncClient(timeout=HEALTH_TIMEOUT) as client:
-            answer = await client.get(
-                scep_url, params={"operation": "GetCACert"}, headers={PARTY_HEADER: OBSERVER}
-            )
-        if answer.status_code == 200:
-            certificates, _ = scep.parse_certs_only(answer.content)
-            found |= ra_pair(certificates)
-    except (httpx.HTTPError, OSError, scep.ScepError, ValueError):
-        pass  # NDES down: the map shows what it can
-    identity = (health.get("connector", {}).get("body") or {}).get("identity") or {}
-    if isinstance(identity.get("certificate"), str):
-        with contextlib.suppress(ValueError):
-            found["connector-identity"] = x509.load_pem_x509_certificate(
-                identity["certificate"].encode("ascii")
-            )
-    return found
-
-
-def _health_word(body: Any) -> str:
-    if isinstance(body, dict) and "outboxPending" in body:
-        return f"{body['outboxPending']} report(s) waiting in its outbox"
-    if isinstance(body, dict) and isinstance(body.get("raSigning"), dict):
-        return f"RA certificates until {str(body['raSigning'].get('notAfter', '?'))[:10]}"
-    return "answers"
-
-
-@contextlib.contextmanager
-def _cloud_errors() -> Iterator[None]:
-    try:
-        yield
-    except LabCallFailed as exc:
-        raise HTTPException(502, str(exc)) from exc
-    except httpx.HTTPStatusError as exc:
-        raise HTTPException(502, f"HTTP {exc.response.status_code} from the lab") from exc
-    except httpx.HTTPError as exc:
-        raise HTTPException(502, f"the lab's cloud is not reachable: {exc}") from exc
-
-
-def _passed_on(answer: httpx.Response) -> None:
-    if answer.status_code >= 400:
-        try:
-            detail = answer.json()
-        except ValueError:
-            detail = answer.text[:300]
-        raise HTTPException(answer.status_code, detail)
-
-
-def intune_view(cloud: CloudAdmin, state: LabState) -> dict[str, Any]:
-    """Devices, profiles with their assignments, connectors and the certificate report, as the
-    administrator reads them from Graph."""
-    devices = cloud.value(state, f"{GRAPH}/managedDevices")
-    profiles = cloud.value(state, f"{GRAPH}/deviceConfigurations")
-    connectors = cloud.value(state, f"{GRAPH}/ndesConnectors")
-    report = []
-    for profile in profiles:
-        base = f"{GRAPH}/deviceConfigurations/{profile['id']}"
-        profile["assignments"] = cloud.value(state, f"{base}/assignments")
-        if "scep" not in str(profile.get("@odata.type", "")).lower():
-            continue
-        for row in cloud.value(state, f"{base}/managedDeviceCertificateStates"):
-            report.append(
-                {
-                    "profile": profile.get("displayName"),
-                    "profileId": profile["id"],
-                    "deviceName": row.get("deviceDisplayName"),
-                    "user": row.get("userDisplayName"),
-                    "errorCode": row.get("certificateErrorCode"),
-                    "platform": row.get("devicePlatform"),
-                    "state": row.get("certificateIssuanceState"),
-                    "revokeStatus": row.get("certificateRevokeStatus"),
-                    "serialNumber": (row.get("certificateSerialNumber") or "").lower(),
-                    "expirationDateTime": row.get("certificateExpirationDateTime"),
-                    "changed": row.get("lastCertificateStateChangeDateTime"),
-                }
-            )
-    for profile in profiles:
-        profile.pop("trustedRootCertificate", None)  # the map shows it; the table need not
-    return {"devices": devices, "profiles": profiles, "connectors": connectors, "report": report}
-
-
-def ca_row(row: dict[str, Any]) -> dict[str, Any]:
-    """One request of the CA database (`GET /ca/requests`) as the console's table shows it."""
-    try:
-        disposition = Disposition(int(row.get("disposition", 0))).name.lower()
-    except ValueError:
-        disposition = str(row.get("disposition"))
-    return {
-        "id": row.get("requestId"),
-        "subject": row.get("subject"),
-        "serial": str(row.get("serialNumber") or "").lower(),
-        "status": "revoked" if row.get("revokedAt") else disposition,
-        "template": row.get("template"),
-        "requester": row.get("requester"),
-        "submitted": row.get("submittedAt"),
-        "revoked_at": row.get("revokedAt"),
-        "revocation_reason": row.get("revocationReason"),
-        "transaction_id": row.get("transactionId"),
-        "hresult": row.get("hresult"),
-    }
-
-
-def arm(data: Path, state: LabState, body: dict[str, Any]) -> dict[str, Any]:
-    """`POST /api/faults`: what `scep-lab fault inject` does, from a form."""
-    point = str(body.get("point", ""))
-    if point not in faults.POINTS:
-        raise HTTPException(400, f"no fault point {point!r}: one of {', '.join(faults.POINTS)}")
-    if point in faults.CLOCK_POINTS:
-        if body.get("confirm") is not True:
-            raise HTTPException(400, f"{point} moves the lab's clock for good: confirm it")
-        with _cloud_errors():
-            moved, said = faults.expire(data, state, point)
-        parties = {party.replace("_", "-"): text for party, text in said.items()}
-        return {"armed": f"{point}: the lab's clock is now {moved['now']}", "parties": parties}
-    try:
-        call = faults.fault_call(
-            point,
-            status=int(body.get("status") or 503),
-            times=int(body["times"]) if body.get("times") else None,
-            hresult=body.get("hresult") or None,
-            caps=body.get("caps") or None,
-            template=body.get("template") or None,
-            slot=str(body.get("slot") or "all"),
-            restart_after=float(body.get("restart_after") or 0.0),
-        )
-    except (faults.FaultError, ValueError, TypeError) as exc:
-        raise HTTPException(400, str(exc)) from exc
-    try:
-        answer = faults.send(data, state, call)
-    except (LabCallFailed, httpx.HTTPError, OSError) as exc:
-        raise HTTPException(502, f"the lab's {call.party} is not reachable: {exc}") from exc
-    _passed_on(answer)
-    return {"armed": faults.armed_text(point, call)}
+        end = header.find("]")
+        rest = header[end + 1 :]
+        if end < 0 or (rest and not rest.startswith(":")):
+            return header
+        return header[: end + 1]
+    return header.partition(":")[0]

@@ -87,13 +87,14 @@ class TraceIndex:
 
     def __init__(self, trace_dir: Path) -> None:
         self.trace_dir = trace_dir
-        self._reset()
-
-    def _reset(self) -> None:
         self.snapshot: tuple[int, list[TraceEvent]] = (0, [])
-        """(version, events), replaced as one: the version changes whenever the events do."""
+        """(version, events), replaced as one: the version only grows, whenever events change."""
         self._offsets: dict[Path, int] = {}
         self._partial: dict[Path, bytes] = {}
+
+    def _reset(self) -> None:
+        self.snapshot = (self.snapshot[0] + 1, [])
+        self._offsets, self._partial = {}, {}
 
     @property
     def events(self) -> list[TraceEvent]:
@@ -106,9 +107,10 @@ class TraceIndex:
             offset = self._offsets.get(path, 0)
             try:
                 size = path.stat().st_size
-                if size < offset:  # a file cut short or made anew: start over
+                if size < offset:  # a file cut short (the lab reset): read every file anew
                     self._reset()
-                    return self.poll()
+                    self.poll()
+                    return []  # not news: the pages reload what they show
                 if size == offset:
                     continue
                 with path.open("rb") as handle:
@@ -116,11 +118,10 @@ class TraceIndex:
                     chunk = handle.read(size - offset)
             except OSError:
                 continue
+            lines = (self._partial.get(path, b"") + chunk).split(b"\n")
+            found += parse_lines(lines[:-1])  # skips what is not an event; never raises
             self._offsets[path] = offset + len(chunk)
-            lines = (self._partial.pop(path, b"") + chunk).split(b"\n")
-            if lines[-1]:
-                self._partial[path] = lines[-1]
-            found += parse_lines(lines[:-1])
+            self._partial[path] = lines[-1]
         if found:
             found.sort(key=lambda e: e.at)
             version, events = self.snapshot
@@ -136,7 +137,7 @@ async def follow(index: TraceIndex, hub: Hub) -> None:
     files when the console started is the index's, not news)."""
     while True:
         try:
-            for event in index.poll():
+            for event in await asyncio.to_thread(index.poll):  # a burst may take a while
                 hub.publish("trace", event_json(event))
         except Exception:  # a bad poll must not end the stream for good
             log.exception("following the trace")

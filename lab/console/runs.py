@@ -6,21 +6,26 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import logging
 import threading
+import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from shared.trace import TraceEvent, read_events
+from shared.trace import TraceEvent
 
-from ..home import load_state, trace_path
+from ..home import load_state
 from ..scenarios import SCENARIOS, Lab, run_scenario
-from .live import Hub
+from .live import POLL_SECONDS, Hub, TraceIndex
 from .views import message_line
+
+log = logging.getLogger(__name__)
 
 KEPT = 50
 """Finished runs remembered (newest)."""
+SETTLE_SECONDS = 3 * POLL_SECONDS
 
 
 class RunRefused(Exception):
@@ -46,7 +51,7 @@ class Run:
     """Once it ended: every message of the lab while it ran (see views.message_line)."""
 
     def json(self) -> dict[str, Any]:
-        return dataclasses.asdict(self) | {"steps": list(self.steps)}
+        return dataclasses.asdict(self)
 
 
 def _now() -> str:
@@ -54,9 +59,12 @@ def _now() -> str:
 
 
 class Runs:
-    def __init__(self, data: Path, hub: Hub, fleet_size: int | None = None) -> None:
+    def __init__(
+        self, data: Path, hub: Hub, index: TraceIndex, fleet_size: int | None = None
+    ) -> None:
         self.data = data
         self.hub = hub
+        self.index = index
         self.fleet_size = fleet_size
         self._runs: dict[str, Run] = {}
         self._lock = threading.Lock()
@@ -85,7 +93,7 @@ class Runs:
             self._runs[run.id] = run
             for old in list(self._runs)[:-KEPT]:
                 del self._runs[old]
-        self.hub.publish("run", run.json())
+        self.hub.publish_threadsafe("run", run.json())  # from a request's worker thread
         thread = threading.Thread(
             target=runner or self._work, args=(run,), name=f"scenario-{name}", daemon=True
         )
@@ -99,6 +107,7 @@ class Runs:
         self.hub.publish_threadsafe("run", payload)
 
     def _work(self, run: Run) -> None:
+        passed, reason, seconds = False, "the run ended without a verdict", None
         try:
             state = load_state(self.data)
             if state is None:
@@ -109,16 +118,25 @@ class Runs:
             verdict = run_scenario(SCENARIOS[run.scenario], lab)
             passed, reason, seconds = verdict.passed, verdict.reason, verdict.seconds
         except Exception as exc:  # the run ends with a verdict whatever happened
-            passed, reason, seconds = False, f"{type(exc).__name__}: {exc}", None
-        self.finish(run, passed, reason, seconds)
+            reason = f"{type(exc).__name__}: {exc}"
+        finally:
+            time.sleep(SETTLE_SECONDS)  # the trace index catches up with the run's last events
+            self.finish(run, passed, reason, seconds)
 
     def finish(self, run: Run, passed: bool, reason: str, seconds: float | None) -> None:
-        events = [e for e in read_events(trace_path(self.data)) if e.at >= run.started]
-        lines = [line for e in events if (line := message_line(e)) is not None]
+        """The run's verdict, its transactions and its messages (from the trace index); the
+        next run may start."""
+        try:
+            events = [e for e in self.index.events if e.at >= run.started]
+            lines = [line for e in events if (line := message_line(e)) is not None]
+            found = _transactions_of(events)
+        except Exception:  # what it kept is lost, not the next run
+            log.exception("the messages of run %s", run.id)
+            lines, found = [], []
         with self._lock:
             run.state = "passed" if passed else "failed"
             run.reason, run.seconds = reason, seconds
-            run.transactions, run.messages = _transactions_of(events), lines
+            run.transactions, run.messages = found, lines
             self._current = None
             payload = run.json()
         self.hub.publish_threadsafe("run", payload)

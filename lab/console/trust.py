@@ -1,9 +1,9 @@
 """The trust map: every certificate of the running lab, who holds its key, who trusts it and why.
 
-Read from the files the parties themselves load (the lab PKI under `<data>/pki`, NDES's RA pair
-under `<data>/ndes`, the connector's identity under `<data>/connector`) and from the trusted
-certificate profiles the cloud deploys to devices: what is drawn is what is in force, not a
-diagram kept beside it.
+Read from what the parties themselves use and publish: the lab PKI's files under `<data>/pki`,
+NDES's RA pair as its GetCACert answers it, the connector's identity as its health reports it
+(see `health.published_certificates`), and the trusted certificate profiles the cloud deploys to
+devices: what is drawn is what is in force, not a diagram kept beside it.
 """
 
 from __future__ import annotations

@@ -46,6 +46,10 @@ def _app(tracer: Tracer, peer_app: httpx.AsyncBaseTransport | None = None) -> Fa
     async def health() -> dict[str, str]:
         return {}
 
+    @app.get("/devices")
+    async def devices() -> dict[str, str]:
+        return {}
+
     return app
 
 
@@ -91,6 +95,20 @@ async def test_an_incoming_correlation_id_is_kept_and_a_refusal_is_marked(tmp_pa
     (event,) = read_events(tmp_path)
     assert (event.correlation_id, event.peer, event.outcome) == ("abc", "connector", "refused")
     assert event.reason == {"intune_code": "SubjectNameMismatch"}
+
+
+async def test_the_consoles_reads_are_not_recorded_but_nothing_else_can_hide(
+    tmp_path: Path,
+) -> None:
+    app = _app(Tracer("cloud", tmp_path))
+    watching = {PARTY_HEADER: trace.OBSERVER}
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://cloud"
+    ) as client:
+        assert (await client.get("/devices", headers=watching)).status_code == 200
+        assert (await client.post("/refuse", headers=watching)).status_code == 200
+    (event,) = read_events(tmp_path)  # the POST, named console, recorded all the same
+    assert (event.operation, event.peer) == ("refuse", trace.OBSERVER)
 
 
 async def test_a_peer_that_cannot_be_reached_is_recorded_as_unreachable(tmp_path: Path) -> None:
@@ -155,6 +173,22 @@ def test_timeline_joins_hops_by_correlation_and_finds_the_check_in(tmp_path: Pat
     assert [e.at for e in chosen] == ["1", "3", "4", "5", "6"]
     assert [e.at for e in timeline(events, "c3")] == ["7"]
     assert transactions(events) == ["T", "U"]
+
+
+def test_lines_that_are_not_events_are_skipped() -> None:
+    good = TraceEvent("2026-01-01T00:00:00+00:00", "ca", "ndes", "received", "submit", "c")
+    lines = [
+        good.to_json().encode(),
+        b"[1, 2]",
+        b'"text"',
+        b'{"at": 5, "party": "ca", "peer": "x", "direction": "sent", "operation": "o",'
+        b' "correlation_id": "c"}',
+        b'{"at": "t", "party": "ca", "peer": "x", "direction": "sent", "operation": "o",'
+        b' "correlation_id": "c", "summary": [1]}',
+        b'{"party": "ca"}',
+        b"{torn",
+    ]
+    assert trace.parse_lines(lines) == [good]
 
 
 def test_the_log_is_json_lines_and_a_torn_line_is_skipped(tmp_path: Path) -> None:

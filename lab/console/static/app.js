@@ -197,7 +197,7 @@ function route() {
   let [name, ...rest] = path.split('/');
   let param = rest.length ? rest.join('/') : null;
   try { param = param && decodeURIComponent(param); } catch { /* keep it as typed */ }
-  if (!VIEWS[name] || (name === 'tx' && !param)) name = 'trust';
+  if (!Object.hasOwn(VIEWS, name) || (name === 'tx' && !param)) name = 'trust';
   current.cleanup?.();
   const token = ++routeToken;
   const nav = name === 'tx' ? 'transactions' : name;
@@ -604,8 +604,10 @@ VIEWS.intune = (view, _param, alive) => {
       fillRows(connectors.tbody, d.connectors.map((c) => h('tr', { 'data-connector': c.id },
         h('td', { class: 'strong', text: c.displayName }), h('td', {}, pill(c.state)), h('td', { class: 'time', text: fmtTime(c.lastConnectionDateTime) }),
         h('td', {}, mono(c.connectorVersion)))), (row) => row.dataset.connector);
-      fillRows(report.tbody, d.report.map((x, i) => h('tr', { 'data-serial': String(x.serialNumber || '').toLowerCase(), 'data-i': `${x.deviceId}/${x.profileId}/${i}` },
-        h('td', { text: x.deviceName }), h('td', { text: x.profile }), h('td', { class: 'state' }, pill(x.state)),
+      const revoked = (x) => x.revokeStatus && !['none', 'notRevoked'].includes(x.revokeStatus);
+      fillRows(report.tbody, d.report.map((x) => h('tr', { 'data-serial': String(x.serialNumber || '').toLowerCase(), 'data-i': `${x.profileId}/${x.deviceName}/${x.serialNumber || ''}` },
+        h('td', { text: x.deviceName }), h('td', { text: x.profile }),
+        h('td', { class: 'state' }, pill(x.state), revoked(x) ? [' ', pill(x.revokeStatus)] : null),
         h('td', {}, mono(String(x.serialNumber || '—').toLowerCase())), h('td', { class: 'time', text: fmtTime(x.expirationDateTime) }))),
       (row) => row.dataset.i);
       fillRows(ca.tbody, [...r.requests].reverse().map((q) => h('tr', { 'data-serial': String(q.serial || '').toLowerCase(), 'data-id': q.id },

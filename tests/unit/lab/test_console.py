@@ -103,9 +103,12 @@ async def test_the_page_and_its_files(console: httpx.AsyncClient) -> None:
 
 
 async def test_other_host_names_are_refused(console: httpx.AsyncClient) -> None:
-    answer = await console.get("/api/transactions", headers={"host": "attacker.example:8000"})
-    assert answer.status_code == 421
-    assert (await console.get("/api/transactions", headers={"host": "localhost:8000"})).is_success
+    for other in ("attacker.example:8000", "[::1]evil.example", "127.0.0.1.evil.example"):
+        answer = await console.get("/api/transactions", headers={"host": other})
+        assert answer.status_code == 421, other
+    for loopback in ("localhost:8000", "LOCALHOST", "[::1]:8000", "127.0.0.1"):
+        answer = await console.get("/api/transactions", headers={"host": loopback})
+        assert answer.is_success, loopback
     assert [host_name(h) for h in ("[::1]:8000", "LOCALHOST", "127.0.0.1:1")] == [
         "[::1]",
         "localhost",
@@ -124,6 +127,53 @@ async def test_a_change_needs_the_console_header(console: httpx.AsyncClient) -> 
         answer = await console.request(method, path)
         assert answer.status_code == 403, (method, path)
         assert "x-lab-console" in answer.json()["detail"]
+
+
+@pytest.mark.parametrize(
+    ("body", "said"),
+    [
+        ({"point": "nope"}, "no fault point"),
+        ({"point": "ndes-caps", "caps": ["SHA-256"]}, "caps is text"),
+        ({"point": "ca-refusing", "hresult": 2148091904}, "hresult is text"),
+        ({"point": "ca-refusing", "hresult": "0xZZ"}, "not an HRESULT"),
+        ({"point": "validation", "times": "two"}, "times is a number"),
+        ({"point": "validation", "status": True}, "status is a number"),
+        ({"point": "validation", "times": 0}, "at least 1"),
+        ({"point": "ndes-template"}, "needs --template"),
+        ({"point": "ra-expired"}, "confirm it"),
+    ],
+)
+async def test_a_bad_fault_form_is_a_400_that_says_why(
+    console: httpx.AsyncClient, data: Path, body: dict[str, object], said: str
+) -> None:
+    lab_json(data)  # nothing is sent: the lab's parties are not running
+    answer = await console.post("/api/faults", json=body, headers={"x-lab-console": "1"})
+    assert answer.status_code == 400, answer.text
+    assert said in answer.json()["detail"]
+
+
+@pytest.mark.parametrize(
+    ("body", "said"),
+    [
+        ({}, "how far"),
+        ({"advance": 61}, "how far"),
+        ({"advance": "soon"}, "61m"),
+        ({"advance": "0s"}, "forward"),
+        ({"advance": "30000d"}, "20 years"),
+    ],
+)
+async def test_a_bad_clock_form_is_a_400(
+    console: httpx.AsyncClient, data: Path, body: dict[str, object], said: str
+) -> None:
+    lab_json(data)
+    answer = await console.post("/api/clock", json=body, headers={"x-lab-console": "1"})
+    assert answer.status_code == 400 and said in answer.json()["detail"]
+    not_json = await console.post(
+        "/api/clock",
+        content=b"[1]",
+        headers={"x-lab-console": "1", "content-type": "application/json"},
+    )
+    assert not_json.status_code == 422
 
 
 async def test_no_lab_json_is_a_clear_error(console: httpx.AsyncClient) -> None:
@@ -153,8 +203,9 @@ def test_the_trace_index_reads_each_line_once_and_whole(tmp_path: Path) -> None:
     assert version == 2 and [e.at for e in events] == sorted(e.at for e in events)
     assert len(events) == 3
     (tmp_path / "ndes.jsonl").write_text("")  # cut short (a lab reset): read anew
-    assert [e.to_json() for e in index.poll()] == [old[1].to_json()]
-    assert len(index.events) == 1
+    assert index.poll() == []  # not news
+    assert [e.to_json() for e in index.events] == [old[1].to_json()]
+    assert index.snapshot[0] > version  # never back to a version a cache has seen
 
 
 async def test_the_stream_sends_what_is_published() -> None:
@@ -183,7 +234,9 @@ async def test_runs_are_one_at_a_time_and_end_with_their_transactions(data: Path
     lab_json(data)
     hub = Hub()
     hub.bind(asyncio.get_running_loop())
-    runs = Runs(data, hub)
+    index = TraceIndex(data / "trace")
+    index.poll()
+    runs = Runs(data, hub, index)
     held: list[Run] = []
     first = runs.start("device-certificate", runner=held.append)
     with pytest.raises(RunRefused) as busy:
