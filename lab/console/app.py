@@ -100,6 +100,7 @@ def create_app(data: Path, *, fleet_size: int | None = None) -> FastAPI:
             tail.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await tail
+            cloud.close()
 
     app = FastAPI(title="intune-scep-lab console", lifespan=lifespan, docs_url=None, redoc_url=None)
     app.state.runs = runs

@@ -33,12 +33,30 @@ def graph_path(*parts: str) -> str:
 
 
 class CloudAdmin:
-    """The cloud's Graph API as the demo tenant's administrator, one token kept between calls."""
+    """The cloud's Graph API as the demo tenant's administrator: one token and one HTTPS client
+    (its connections) kept between calls, from any thread."""
 
     def __init__(self, data: Path) -> None:
         self.data = data
         self._token: tuple[str, str, float] | None = None  # tenant, token, valid until
+        self._client: httpx.Client | None = None
         self._lock = threading.Lock()
+
+    def _http(self, state: LabState) -> httpx.Client:
+        with self._lock:
+            url = state.url("cloud")
+            if self._client is None or str(self._client.base_url).rstrip("/") != url:
+                if self._client is not None:
+                    self._client.close()
+                verify = ssl.create_default_context(cafile=str(tls_root_path(self.data)))
+                self._client = httpx.Client(base_url=url, verify=verify, timeout=30)
+            return self._client
+
+    def close(self) -> None:
+        with self._lock:
+            if self._client is not None:
+                self._client.close()
+                self._client = None
 
     def _sign_in(self, client: httpx.Client, state: LabState) -> str:
         tenant = state.tenant
@@ -65,18 +83,17 @@ class CloudAdmin:
         self, state: LabState, method: str, path: str, *, change: bool = False, **kwargs: Any
     ) -> httpx.Response:
         """One call; `change`: it is the administrator's action (recorded in the trace)."""
-        verify = ssl.create_default_context(cafile=str(tls_root_path(self.data)))
         party = "admin" if change else OBSERVER
-        with httpx.Client(base_url=state.url("cloud"), verify=verify, timeout=30) as client:
-            token = self._sign_in(client, state)
-            headers = {"authorization": f"Bearer {token}", PARTY_HEADER: party}
+        client = self._http(state)
+        token = self._sign_in(client, state)
+        headers = {"authorization": f"Bearer {token}", PARTY_HEADER: party}
+        answer = client.request(method, path, headers=headers, **kwargs)
+        if answer.status_code == 401:  # the kept token is no longer good: once more
+            with self._lock:
+                self._token = None
+            headers["authorization"] = f"Bearer {self._sign_in(client, state)}"
             answer = client.request(method, path, headers=headers, **kwargs)
-            if answer.status_code == 401:  # the kept token is no longer good: once more
-                with self._lock:
-                    self._token = None
-                headers["authorization"] = f"Bearer {self._sign_in(client, state)}"
-                answer = client.request(method, path, headers=headers, **kwargs)
-            return answer
+        return answer
 
     def value(self, state: LabState, path: str) -> list[dict[str, Any]]:
         answer = self.call(state, "GET", path)
