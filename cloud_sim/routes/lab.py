@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from shared import trace
 from shared.clock import OffsetClock
 
+from .. import management as mgmt
 from ..auth import AdminCaller
 from ..challenges import NotScepProfile, issue_challenge
 from ..context import CloudContext
@@ -41,13 +42,22 @@ async def challenge(
         issued = await issue_challenge(
             session, context, caller.tenant_id, body.device_id, body.profile_id
         )
+        device = await mgmt.get_device(session, caller.tenant_id, issued.device_id)
+        profile = await mgmt.get_configuration(session, caller.tenant_id, issued.profile_id)
     except NotFound as exc:
         raise HTTPException(404, str(exc)) from exc
     except (NotScepProfile, ProfileError) as exc:
         raise HTTPException(400, str(exc)) from exc
+    # as a check-in's: the trace names the device and the profile the challenge is for
     trace.annotate(
-        device={"id": issued.device_id},
-        challenges=[{"profile_id": issued.profile_id, "subject": issued.subject}],
+        device={"id": issued.device_id, "name": device.device_name},
+        challenges=[
+            {
+                "profile_id": issued.profile_id,
+                "profile_name": profile.display_name,
+                "subject": issued.subject,
+            }
+        ],
     )
     return {
         "challenge": issued.challenge,

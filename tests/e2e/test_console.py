@@ -127,6 +127,9 @@ def test_a_refused_enrolment_from_the_scenario_to_the_reason(
     page.locator("input#tx-filter").fill("Administrator")
     playwright_api.expect(rows).to_have_count(1)
     playwright_api.expect(rows.first).to_contain_text("SubjectNameMismatch")
+    # the device and profile the challenge was for, as the cloud named them handing it out
+    playwright_api.expect(rows.first).to_contain_text("LAB-LAPTOP-01")
+    playwright_api.expect(rows.first).to_contain_text("Lab device certificate (Windows)")
     page.locator("input#tx-filter").fill("")
     shot(page, "transactions", tmp_path)
 
