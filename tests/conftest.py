@@ -30,3 +30,31 @@ def pytest_configure(config: pytest.Config) -> None:
     name = f"scep_lab_{worker}"
     asyncio.run(_fresh_database(url, name))
     os.environ["TEST_POSTGRES_URL"] = f"{url.rsplit('/', 1)[0]}/{name}"
+
+
+SLOWEST_FIRST = (
+    "test_scenarios",
+    "test_devices",
+    "test_lab_control",
+    "test_lab_cloud",
+    "test_lab_up",
+    "test_intune_chain",
+    "test_console",
+    "test_bench_intune",
+    "test_demo",
+)
+"""The end-to-end modules that take longest (each starts whole labs), slowest first."""
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The slowest modules first, then the other end-to-end ones, then the rest: with one
+    worker a core (each taking whole modules), the long ones then run beside the many short
+    ones rather than after them. The order within a module is kept."""
+
+    def rank(item: pytest.Item) -> tuple[int, int]:
+        stem = item.path.stem
+        if stem in SLOWEST_FIRST:
+            return (0, SLOWEST_FIRST.index(stem))
+        return (1 if "e2e" in item.path.parts else 2, 0)
+
+    items.sort(key=rank)
