@@ -218,9 +218,9 @@ def expiry_advance(data: Path, state: LabState, point: str, now: dt.datetime) ->
     return max(0.0, (not_after + PAST_EXPIRY - now).total_seconds())
 
 
-def lab_clock(data: Path, state: LabState, caller: str = "admin") -> dict[str, Any]:
+def lab_clock(data: Path, state: LabState) -> dict[str, Any]:
     """The cloud's clock (`GET /lab/clock`): `now` and `offsetSeconds`."""
-    with admin_session(data, state, caller) as client:
+    with admin_session(data, state) as client:
         answer = client.get("/lab/clock")
     answer.raise_for_status()
     body: dict[str, Any] = answer.json()

@@ -64,6 +64,18 @@ _ADMINS: tuple[Person, ...] = (
 )
 
 
+_USER_UPN: dict[str, object] = {
+    "certificateType": "user",
+    "subjectNameFormat": "custom",
+    "subjectNameFormatString": "CN={{UserName}}",
+    "customSubjectAlternativeNames": [
+        {"sanType": "userPrincipalName", "name": "{{UserPrincipalName}}"}
+    ],
+    "keyUsage": "keyEncipherment,digitalSignature",
+}
+"""A user certificate with the user's UPN (the macOS and Android work-profile SCEP profiles)."""
+
+
 def _windows_device_profile(name: str) -> Profile:
     return (
         "windows", "Windows", "windows81", "windows81SCEPCertificateProfile", name,
@@ -164,15 +176,7 @@ DEMO = TenantPlan(
             "macOS",
             "macOSScepCertificateProfile",
             "Lab user certificate (macOS)",
-            {
-                "certificateType": "user",
-                "subjectNameFormat": "custom",
-                "subjectNameFormatString": "CN={{UserName}}",
-                "customSubjectAlternativeNames": [
-                    {"sanType": "userPrincipalName", "name": "{{UserPrincipalName}}"}
-                ],
-                "keyUsage": "keyEncipherment,digitalSignature",
-            },
+            _USER_UPN,
         ),
         (
             "android",
@@ -180,15 +184,7 @@ DEMO = TenantPlan(
             "androidWorkProfile",
             "androidWorkProfileScepCertificateProfile",
             "Lab user certificate (Android work profile)",
-            {
-                "certificateType": "user",
-                "subjectNameFormat": "custom",
-                "subjectNameFormatString": "CN={{UserName}}",
-                "customSubjectAlternativeNames": [
-                    {"sanType": "userPrincipalName", "name": "{{UserPrincipalName}}"}
-                ],
-                "keyUsage": "keyEncipherment,digitalSignature",
-            },
+            _USER_UPN,
         ),
     ),
 )

@@ -40,7 +40,7 @@ from ..info import urls
 from ..lab_api import ca_requests
 from ..scenarios import SCENARIOS
 from . import actions
-from .health import party_health, published_certificates, shown
+from .health import party_health, published_certificates, without_body
 from .intune import CloudAdmin, ca_row, cloud_errors, graph_path, intune_view, passed_on
 from .live import Hub, TraceIndex, follow, sse
 from .runs import RunRefused, Runs
@@ -103,7 +103,6 @@ def create_app(data: Path, *, fleet_size: int | None = None) -> FastAPI:
             cloud.close()
 
     app = FastAPI(title="intune-scep-lab console", lifespan=lifespan, docs_url=None, redoc_url=None)
-    app.state.runs = runs
     app.state.closing = hub.close  # lab.serving calls it when the server begins to stop
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
@@ -149,7 +148,7 @@ def create_app(data: Path, *, fleet_size: int | None = None) -> FastAPI:
         said = await party_health(data, lab_state())
         return {
             "parties": [
-                {"id": party, "name": PARTY_NAMES.get(party, party), **shown(value)}
+                {"id": party, "name": PARTY_NAMES.get(party, party), **without_body(value)}
                 for party, value in said.items()
             ]
         }
@@ -171,7 +170,7 @@ def create_app(data: Path, *, fleet_size: int | None = None) -> FastAPI:
     async def lab_now(state: LabState) -> dt.datetime:
         """The lab's time (its clock may be ahead): what "expired" means on the map."""
         try:
-            body = await asyncio.to_thread(faults.lab_clock, data, state, OBSERVER)
+            body = await asyncio.to_thread(cloud.clock, state)
             return dt.datetime.fromisoformat(body["now"])
         except (LabCallFailed, httpx.HTTPError, KeyError, ValueError):
             return dt.datetime.now(dt.UTC)
@@ -256,7 +255,7 @@ def create_app(data: Path, *, fleet_size: int | None = None) -> FastAPI:
     @app.get("/api/clock")
     def clock() -> dict[str, Any]:
         with cloud_errors():
-            return faults.lab_clock(data, lab_state(), OBSERVER)
+            return cloud.clock(lab_state())
 
     @app.post("/api/clock")
     def move_clock(body: Annotated[dict[str, Any], Body()]) -> dict[str, Any]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import ssl
 from pathlib import Path
 from typing import Any
@@ -22,16 +23,24 @@ from .trust import ra_pair
 HEALTH_TIMEOUT = 2.0
 
 
+@functools.cache
+def _contexts(data: Path) -> tuple[ssl.SSLContext, ssl.SSLContext]:
+    """Trust for the cloud's HTTPS, and the policy module's client certificate for the
+    connector's: read once (the lab PKI does not change while the lab runs), not on every
+    health check of every page."""
+    return ssl.create_default_context(cafile=str(tls_root_path(data))), policy_module_context(data)
+
+
 async def party_health(data: Path, state: LabState) -> dict[str, dict[str, Any]]:
     """Each server of the lab: does it answer /health, and a word on what it said."""
-    cloud_tls = ssl.create_default_context(cafile=str(tls_root_path(data)))
+    cloud_tls, policy_module = _contexts(data)
     checks: dict[str, tuple[str, ssl.SSLContext | bool]] = {
         "cloud": (state.url("cloud"), cloud_tls),
         "ca": (state.url("ca"), True),
         "ndes": (state.url("ndes"), True),
     }
     if state.policy == "intune":
-        checks["connector"] = (state.url("connector"), policy_module_context(data))
+        checks["connector"] = (state.url("connector"), policy_module)
         checks["ndes-general"] = (state.url("ndes_general"), True)
 
     async def one(url: str, verify: ssl.SSLContext | bool) -> dict[str, Any]:
@@ -53,7 +62,7 @@ async def party_health(data: Path, state: LabState) -> dict[str, dict[str, Any]]
     return dict(zip(names, said, strict=True))
 
 
-def shown(said: dict[str, Any]) -> dict[str, Any]:
+def without_body(said: dict[str, Any]) -> dict[str, Any]:
     """A party's health as the page shows it (not the whole body it answered)."""
     return {key: value for key, value in said.items() if key != "body"}
 

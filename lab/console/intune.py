@@ -95,6 +95,13 @@ class CloudAdmin:
             answer = client.request(method, path, headers=headers, **kwargs)
         return answer
 
+    def clock(self, state: LabState) -> dict[str, Any]:
+        """The lab's clock (`GET /lab/clock`: `now`, `offsetSeconds`), with the kept token."""
+        answer = self.call(state, "GET", "/lab/clock")
+        answer.raise_for_status()
+        body: dict[str, Any] = answer.json()
+        return body
+
     def value(self, state: LabState, path: str) -> list[dict[str, Any]]:
         answer = self.call(state, "GET", path)
         if answer.status_code != 200:
@@ -133,11 +140,12 @@ def passed_on(answer: httpx.Response) -> None:
 def intune_view(cloud: CloudAdmin, state: LabState) -> dict[str, Any]:
     """Devices, profiles with their assignments, connectors and the certificate report, as the
     administrator reads them from Graph."""
-    devices = cloud.value(state, f"{GRAPH}/managedDevices")
-    profiles = cloud.value(state, f"{GRAPH}/deviceConfigurations")
-    connectors = cloud.value(state, f"{GRAPH}/ndesConnectors")
+    devices = cloud.value(state, graph_path("managedDevices"))
+    profiles = cloud.value(state, graph_path("deviceConfigurations"))
+    connectors = cloud.value(state, graph_path("ndesConnectors"))
     report = []
     for profile in profiles:
+        profile.pop("trustedRootCertificate", None)  # the map shows it; the table need not
         base = graph_path("deviceConfigurations", str(profile["id"]))
         profile["assignments"] = cloud.value(state, f"{base}/assignments")
         if "scep" not in str(profile.get("@odata.type", "")).lower():
@@ -158,8 +166,6 @@ def intune_view(cloud: CloudAdmin, state: LabState) -> dict[str, Any]:
                     "changed": row.get("lastCertificateStateChangeDateTime"),
                 }
             )
-    for profile in profiles:
-        profile.pop("trustedRootCertificate", None)  # the map shows it; the table need not
     return {"devices": devices, "profiles": profiles, "connectors": connectors, "report": report}
 
 

@@ -143,9 +143,5 @@ class Runs:
 
 
 def _transactions_of(events: list[TraceEvent]) -> list[str]:
-    """The transactions that began among `events` (the run's: one run at a time)."""
-    first: dict[str, str] = {}
-    for event in events:
-        if event.transaction_id:
-            first.setdefault(event.transaction_id, event.at)
-    return list(first)
+    """The transactions seen among `events` (the run's: one run at a time), first seen first."""
+    return list(dict.fromkeys(e.transaction_id for e in events if e.transaction_id))

@@ -12,6 +12,9 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+from cryptography import x509
+from cryptography.x509.oid import NameOID
+
 from shared.trace import TraceEvent, transactions
 
 from ..explain import explain, shown
@@ -109,11 +112,12 @@ def _row(
 
 
 def _common_name(subject: str) -> str:
-    for part in subject.split(","):
-        key, _, value = part.partition("=")
-        if key.strip().upper() == "CN":
-            return value.strip()
-    return subject
+    """The CN of an RFC 4514 subject (escaped commas and all), else the subject."""
+    try:
+        names = x509.Name.from_rfc4514_string(subject).get_attributes_for_oid(NameOID.COMMON_NAME)
+    except ValueError:
+        return subject
+    return str(names[0].value) if names else subject
 
 
 def transaction_detail(events: Sequence[TraceEvent], key: str) -> dict[str, Any] | None:

@@ -16,7 +16,14 @@ from shared import scep
 
 from .. import faults, lab_api
 from .base import RPC_S_SERVER_UNAVAILABLE, WINDOWS, Lab, expect, scenario
-from .support import connector_back, failure_row, folder, hex32, new_devices, profile_id, signed
+from .support import (
+    connector_back,
+    folder,
+    hex32,
+    new_devices,
+    profile_id,
+    reported_failure,
+)
 
 HTTP_500 = HTTP_E_STATUS_BASE | 500
 
@@ -87,8 +94,7 @@ def ra_expired(lab: Lab) -> str:
     [failed] = lab.run_device(device)
     expect(failed.state == "requestSubmitFailed", f"the device ended {failed.state}")
     expect(failed.hresult == HTTP_500, f"the device got {hex32(failed.hresult or 0)}")
-    row = lab.wait("the device's failure report", lambda: failure_row(lab, name, profile))
-    expect(row["certificateErrorCode"] == signed(HTTP_500), f"the cloud shows {row}")
+    reported_failure(lab, name, profile, HTTP_500)
     expect(lab.ca_count() == before, "the CA received a request")
     lab.say(f"the device reported requestSubmitFailed, {hex32(HTTP_500)} (HTTP 500)")
     return f"every mscep.dll call answered 500; {hex32(HTTP_500)} in the cloud's report"

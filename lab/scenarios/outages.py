@@ -23,6 +23,7 @@ from .support import (
     new_devices,
     outbox_now,
     profile_id,
+    reported_failure,
     signed,
     wait_delivered,
 )
@@ -153,8 +154,7 @@ def wrong_template_mapping(lab: Lab) -> str:
     lab.say(f"the CA's database: {record['dispositionMessage'].split(' (templates')[0]}")
     [report] = wait_delivered(lab, mark, 1, "the failure report")
     expect(report["hResult"] == signed(code), f"the connector reported {report['hResult']}")
-    row = lab.wait("the failure report", lambda: failure_row(lab, name, profile))
-    expect(row["certificateErrorCode"] == signed(code), f"the cloud shows {row}")
+    reported_failure(lab, name, profile, code)
     lab.say(f"the device and the connector reported issueFailed, {hex32(code)}")
     [again] = lab.run_device(device, enrol=False)
     expect(again.state == "installed", f"with the mapping restored the device ended {again.state}")

@@ -72,6 +72,14 @@ def profile_rows(lab: Lab, profile: str) -> list[dict[str, Any]]:
     return rows
 
 
+def reported_failure(lab: Lab, device: str, profile: str, hresult: int) -> dict[str, Any]:
+    """Wait (bounded) for the cloud's report of the device's failure for the profile (id), and
+    check that it carries `hresult`. The report's row."""
+    row = lab.wait("the device's failure report", lambda: failure_row(lab, device, profile))
+    expect(row["certificateErrorCode"] == signed(hresult), f"the cloud shows {row}")
+    return row
+
+
 def failure_row(lab: Lab, device: str, profile: str) -> dict[str, Any] | None:
     """The device's report for the profile (id) that names no certificate: a failure's."""
     rows = [r for r in profile_rows(lab, profile) if r["deviceDisplayName"] == device]
